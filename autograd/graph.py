@@ -1,0 +1,246 @@
+"""The only graph walker: an iterative `toposort`, and `backward`, `grad` and `backward_steps` built on it.
+
+No recursion anywhere: a chain of a million ops sorts and backpropagates in time linear in its size.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .engine import check_finite
+from .mode import STATE, enable_grad
+from .ops import sum_to
+from .tensor import Tensor
+
+__all__ = ["toposort", "backward", "grad", "backward_steps", "BackwardStep"]
+
+
+def _as_tensor_list(values, who: str) -> list:
+    values = [values] if isinstance(values, Tensor) else list(values)
+    for v in values:
+        if not isinstance(v, Tensor):
+            raise TypeError(f"{who}: expected Tensors, got {type(v).__name__}")
+    return values
+
+
+def toposort(roots) -> list:
+    """Every Node reachable backwards from ``roots``, each after the Nodes that produced its inputs.
+
+    Args:
+        roots: a Tensor or an iterable of Tensors.
+
+    >>> from autograd import Tensor
+    >>> a, b = Tensor(2.0), Tensor(3.0)
+    >>> c = a * b
+    >>> [node.op.name for node in toposort(c + a)]
+    ['mul', 'add']
+    """
+    order = []
+    visited = set()
+    stack = [(t.node, False) for t in reversed(_as_tensor_list(roots, "toposort")) if t.node is not None]
+    while stack:
+        node, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        for t in reversed(node.inputs):
+            if t.node is not None and id(t.node) not in visited:
+                stack.append((t.node, False))
+    return order
+
+
+class BackwardStep(NamedTuple):
+    """One VJP evaluation of a backward pass (see `backward_steps`)."""
+
+    node: object
+    grad_output: np.ndarray
+    input_grads: tuple
+
+
+def _seed_gradients(roots, grad_outputs, who: str, as_tensors: bool) -> list:
+    """The starting gradient of each root: ones for a one-element root, else the caller's ``grad``."""
+    if grad_outputs is None or isinstance(grad_outputs, (Tensor, np.ndarray, int, float)):
+        grad_outputs = [grad_outputs] * len(roots) if grad_outputs is None else [grad_outputs]
+    grad_outputs = list(grad_outputs)
+    if len(grad_outputs) != len(roots):
+        raise ValueError(f"{who}: got {len(grad_outputs)} gradients for {len(roots)} outputs")
+    seeds = []
+    for root, given in zip(roots, grad_outputs):
+        if not root.requires_grad:
+            raise RuntimeError(
+                f"{who}: the output {root!r} does not require grad (it was made from constants only, "
+                "or inside no_grad()), so there is no graph to backpropagate through"
+            )
+        if given is None:
+            if root.size != 1:
+                raise RuntimeError(
+                    f"{who}: a gradient can be implied only for a one-element output; this output has "
+                    f"shape {root.shape}: pass grad= an array of that shape"
+                )
+            seed = np.ones(root.shape, dtype=root.dtype)
+        else:
+            given_data = given.data if isinstance(given, Tensor) else given
+            seed = np.array(given_data, dtype=root.dtype)  # a copy: never alias the caller's array
+            if seed.shape != root.shape:
+                raise ValueError(
+                    f"{who}: grad has shape {seed.shape} but the output has shape {root.shape}"
+                )
+        seeds.append(Tensor(seed, requires_grad=False) if as_tensors else seed)
+    return seeds
+
+
+def _propagate(roots, seeds, *, create_graph: bool, on_complete, on_step=None) -> None:
+    """Run the VJPs in reverse topological order, starting from ``seeds`` at ``roots``.
+
+    Each Tensor's gradient is summed from all its uses, then handed once to ``on_complete(tensor,
+    gradient)``. Gradients live in a dict local to this pass, so a second pass never re-propagates what
+    the first stored in ``.grad``. With ``create_graph`` the rules run on Tensors and are recorded.
+    """
+    pending = {}
+    leaves = {}
+    for root, seed in zip(roots, seeds):
+        key = id(root)
+        pending[key] = seed if key not in pending else pending[key] + seed
+        if root.node is None:
+            leaves[key] = root
+    anomaly = STATE.anomaly
+    for node in reversed(toposort(roots)):
+        out = node._output()
+        g = pending.pop(id(out), None)
+        if g is None:  # nothing reached this node's output (it only feeds a root we did not seed)
+            continue
+        on_complete(out, g)
+        op, inputs, params = node.op, node.inputs, node.params or {}
+        if op.saves:
+            params = dict(params, saved=node.saved)
+        if create_graph:
+            args, out_value = inputs, out
+        else:
+            args, out_value = [t.data for t in inputs], out.data
+        sent = [] if on_step is not None else None
+        for t, vjp in zip(inputs, op.vjps):
+            if not t.requires_grad:
+                if sent is not None:
+                    sent.append(None)
+                continue
+            g_input = vjp(g, out_value, *args, **params)
+            if op.broadcasting and g_input.shape != t.shape:
+                g_input = sum_to(g_input, t.shape)
+            if not create_graph and g_input.dtype != t.data.dtype:
+                g_input = g_input.astype(t.data.dtype)
+            if anomaly:
+                check_finite(op, "backward", _data(g_input), [a.data for a in inputs])
+            if sent is not None:
+                sent.append(g_input)
+            key = id(t)
+            previous = pending.get(key)
+            pending[key] = g_input if previous is None else previous + g_input
+            if t.node is None:
+                leaves[key] = t
+        if on_step is not None:
+            on_step(BackwardStep(node, _data(g), tuple(None if s is None else _data(s) for s in sent)))
+    for key, leaf in leaves.items():
+        on_complete(leaf, pending[key])
+
+
+def _data(value):
+    return value.data if isinstance(value, Tensor) else value
+
+
+def backward(roots, grad_outputs=None) -> None:
+    """Backpropagate from ``roots``, adding into ``.grad`` of every Tensor that requires grad.
+
+    Leaves and intermediates both get their gradient, so a whole graph can be inspected and drawn.
+    ``Tensor.backward`` calls this. Each stored ``.grad`` is an array of its own (never a view shared
+    with another Tensor), so it can be changed in place safely.
+
+    Args:
+        roots: a Tensor or a list of Tensors.
+        grad_outputs: the gradient for each root (optional for one-element roots, where it is 1).
+    """
+    roots = _as_tensor_list(roots, "backward")
+    seeds = _seed_gradients(roots, grad_outputs, "backward", as_tensors=False)
+    stored = set()
+
+    def store(t, g):
+        if t.grad is None:
+            if not g.flags.writeable or g.base is not None or id(g) in stored:
+                g = g.copy()
+            stored.add(id(g))
+            t.grad = g
+        else:
+            t.grad = t.grad + g
+
+    _propagate(roots, seeds, create_graph=False, on_complete=store)
+
+
+def grad(outputs, inputs, grad_outputs=None, create_graph: bool = False, allow_unused: bool = False):
+    """The gradients of ``outputs`` with respect to ``inputs``, as Tensors; ``.grad`` is left untouched.
+
+    Args:
+        outputs: a Tensor or a list of Tensors to differentiate.
+        inputs: a Tensor (returns one Tensor) or a sequence of Tensors (returns a tuple).
+        grad_outputs: the gradient for each output (optional for one-element outputs).
+        create_graph: record the backward pass, so the results can be differentiated again.
+        allow_unused: return None for an input the outputs do not depend on, instead of raising.
+
+    >>> from autograd import Tensor
+    >>> x = Tensor(2.0)
+    >>> dy = grad(x ** 3, x, create_graph=True)
+    >>> d2y = grad(dy, x)
+    >>> dy.item(), d2y.item()
+    (12.0, 12.0)
+    """
+    single = isinstance(inputs, Tensor)
+    inputs = _as_tensor_list(inputs, "grad")
+    outputs = _as_tensor_list(outputs, "grad")
+    seeds = _seed_gradients(outputs, grad_outputs, "grad", as_tensors=create_graph)
+    wanted = {id(t): i for i, t in enumerate(inputs)}
+    results = [None] * len(inputs)
+
+    def collect(t, g):
+        index = wanted.get(id(t))
+        if index is not None:
+            results[index] = g
+
+    if create_graph:
+        with enable_grad():
+            _propagate(outputs, seeds, create_graph=True, on_complete=collect)
+    else:
+        _propagate(outputs, seeds, create_graph=False, on_complete=collect)
+    for i, (t, g) in enumerate(zip(inputs, results)):
+        if g is None:
+            if not allow_unused:
+                label = f" {t.name!r}" if t.name else ""
+                raise RuntimeError(
+                    f"grad: input {i}{label} of shape {t.shape} is not used to compute the outputs "
+                    "(pass allow_unused=True to get None for it)"
+                )
+        elif not isinstance(g, Tensor):
+            results[i] = Tensor(g, requires_grad=False)
+    return results[0] if single else tuple(results)
+
+
+def backward_steps(roots, grad=None) -> list:
+    """Run a backward pass that stores nothing and return its steps, in the order the VJPs ran.
+
+    Each `BackwardStep` holds the ``node``, the complete ``grad_output`` of its output, and
+    ``input_grads``: the contribution sent to each input (None where the input needs no gradient).
+    `viz.animate_backward` and `viz.explain` replay these.
+
+    >>> from autograd import Tensor
+    >>> x = Tensor(3.0)
+    >>> [(s.node.op.name, s.grad_output.item(), s.input_grads[0].item()) for s in backward_steps(x * x)]
+    [('mul', 1.0, 3.0)]
+    """
+    roots = _as_tensor_list(roots, "backward_steps")
+    seeds = _seed_gradients(roots, grad, "backward_steps", as_tensors=False)
+    steps = []
+    _propagate(roots, seeds, create_graph=False, on_complete=lambda t, g: None, on_step=steps.append)
+    return steps

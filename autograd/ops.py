@@ -1,0 +1,307 @@
+"""The op table: every op's forward beside its vector-Jacobian products (VJPs), and nothing else.
+
+Vocabulary of the VJP rules:
+
+- ``g`` is the incoming gradient (of the output); ``out`` is the forward result;
+- inputs keep their forward names (``x``, ``y``, ``logits``); parameters (``axis``, ``exponent``,
+  ``target``) are keywords and never get a gradient;
+- an op has one VJP per input, in input order, so the engine computes only the gradients some Tensor
+  needs (the first layer's dX of a network is never computed);
+- VJPs are written with operators and ``call(OP, ...)``, so the same rule runs on bare arrays in a plain
+  backward pass and on Tensors (recording a graph) when ``create_graph=True`` asks for higher orders;
+- ops marked ``broadcasting`` follow NumPy broadcasting; the engine sums their gradients back to each
+  input's shape (`sum_to`), so no rule here does.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .engine import apply
+from .tensor import Tensor
+
+__all__ = ["Op", "call", "sum_to", "ALL_OPS"]
+
+
+class Op:
+    """One row of the table: a name, a drawing symbol, forward and one VJP per input.
+
+    Args:
+        name: the op's name, used in errors and drawings.
+        symbol: what `viz` draws in the op's node (defaults to ``name``).
+        forward: ``forward(*arrays, **params) -> array`` (``-> (array, saved)`` when ``saves``).
+        vjp: for each input, ``vjp(g, out, *inputs, **params) -> gradient`` (plus ``saved=`` when
+            ``saves``); a single callable for a one-input op.
+        broadcasting: the op broadcasts its inputs as NumPy does.
+        saves: forward returns ``(out, saved)``; ``saved`` is stored on the Node and given to the VJPs.
+    """
+
+    __slots__ = ("name", "symbol", "forward", "vjps", "broadcasting", "saves")
+
+    def __init__(self, name, *, forward, vjp, symbol=None, broadcasting=False, saves=False):
+        self.name = name
+        self.symbol = symbol or name
+        self.forward = forward
+        self.vjps = vjp if isinstance(vjp, tuple) else (vjp,)
+        self.broadcasting = broadcasting
+        self.saves = saves
+
+    @property
+    def arity(self) -> int:
+        return len(self.vjps)
+
+    def __repr__(self) -> str:
+        return f"Op({self.name!r})"
+
+
+def call(op, *args, **params):
+    """Apply ``op`` inside a VJP: recorded through `apply` on Tensors, plain ``forward`` on arrays."""
+    for a in args:
+        if isinstance(a, Tensor):
+            return apply(op, *args, **params)
+    result = op.forward(*args, **params)
+    return result[0] if op.saves else result
+
+
+def _array(a):
+    """The data of a Tensor, or the array itself: for masks and counts, which are constants."""
+    return a.data if isinstance(a, Tensor) else a
+
+
+def sum_to(g, shape: tuple):
+    """Sum ``g`` over the axes that broadcasting added or stretched, giving ``shape``.
+
+    >>> sum_to(np.array([[1, 2, 3], [4, 5, 6]]), (3,))  # the seed's bias gradient
+    array([5, 7, 9])
+    """
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1
+    )
+    return g.sum(axis=axes, keepdims=True).reshape(shape)
+
+
+def _keepdims_shape(shape: tuple, axis) -> tuple:
+    """``shape`` with the reduced axes kept as size 1 (what ``keepdims=True`` would give)."""
+    if axis is None:
+        return (1,) * len(shape)
+    axes = (axis,) if isinstance(axis, int) else axis
+    axes = {a % len(shape) for a in axes}
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def _unreduce(g, x, axis, keepdims):
+    """Broadcast a reduction's gradient back over the reduced axes of ``x``."""
+    if not keepdims:
+        g = g.reshape(_keepdims_shape(x.shape, axis))
+    return call(BROADCAST_TO, g, shape=x.shape)
+
+
+# --- arithmetic (broadcasting) -------------------------------------------------------------------------
+ADD = Op("add", symbol="+", broadcasting=True,
+         forward=lambda x, y: x + y,
+         vjp=(lambda g, out, x, y: g,
+              lambda g, out, x, y: g))
+
+SUB = Op("sub", symbol="−", broadcasting=True,
+         forward=lambda x, y: x - y,
+         vjp=(lambda g, out, x, y: g,
+              lambda g, out, x, y: -g))
+
+MUL = Op("mul", symbol="×", broadcasting=True,
+         forward=lambda x, y: x * y,
+         vjp=(lambda g, out, x, y: g * y,
+              lambda g, out, x, y: g * x))
+
+# d(x/y)/dy = -x/y² = -out/y: reuses the forward result instead of squaring y.
+DIV = Op("div", symbol="÷", broadcasting=True,
+         forward=lambda x, y: x / y,
+         vjp=(lambda g, out, x, y: g / y,
+              lambda g, out, x, y: -g * out / y))
+
+NEG = Op("neg", symbol="−",
+         forward=lambda x: -x,
+         vjp=lambda g, out, x: -g)
+
+POW = Op("pow", symbol="**",
+         forward=lambda x, exponent: x ** exponent,
+         vjp=lambda g, out, x, exponent: g * exponent * x ** (exponent - 1))
+
+
+# --- matmul: np.dot on 1-d and 2-d operands -------------------------------------------------------------
+def _matmul_forward(x, y):
+    if not (1 <= x.ndim <= 2 and 1 <= y.ndim <= 2):
+        raise ValueError(f"matmul: operands must be 1-d or 2-d, got shapes {x.shape} and {y.shape}")
+    if x.shape[-1] != y.shape[0]:
+        raise ValueError(
+            f"matmul: shapes {x.shape} and {y.shape} are not aligned: "
+            f"{x.shape[-1]} (dim {x.ndim - 1}) != {y.shape[0]} (dim 0)"
+        )
+    return x @ y
+
+
+def _outer(a, b):
+    return a.reshape(-1, 1) * b.reshape(1, -1)
+
+
+def _matmul_vjp_x(g, out, x, y):
+    if y.ndim == 2:
+        return g @ y.T
+    return _outer(g, y) if x.ndim == 2 else g * y
+
+
+def _matmul_vjp_y(g, out, x, y):
+    if x.ndim == 2:
+        return x.T @ g
+    return _outer(x, g) if y.ndim == 2 else g * x
+
+
+MATMUL = Op("matmul", symbol="dot", forward=_matmul_forward, vjp=(_matmul_vjp_x, _matmul_vjp_y))
+
+
+# --- elementwise functions ------------------------------------------------------------------------------
+EXP = Op("exp", forward=np.exp, vjp=lambda g, out, x: g * out)
+
+LOG = Op("log", forward=np.log, vjp=lambda g, out, x: g / x)
+
+TANH = Op("tanh", forward=np.tanh, vjp=lambda g, out, x: g * (1 - out * out))
+
+# relu'(0) = 0, as the seed's mask `x <= 0` has it; the mask is a constant even in higher-order graphs.
+RELU = Op("relu", symbol="ReLU",
+          forward=lambda x: np.maximum(x, 0),
+          vjp=lambda g, out, x: g * (_array(x) > 0))
+
+
+def _sigmoid_forward(x):
+    # exp(-|x|) never overflows, so ±1000 gives 1 and 0 with no RuntimeWarning and full precision.
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+SIGMOID = Op("sigmoid", symbol="σ", forward=_sigmoid_forward,
+             vjp=lambda g, out, x: g * out * (1 - out))
+
+
+# --- reductions and shape ops --------------------------------------------------------------------------
+SUM = Op("sum", symbol="Σ",
+         forward=lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims),
+         vjp=lambda g, out, x, axis, keepdims: _unreduce(g, x, axis, keepdims))
+
+
+def _max_vjp(g, out, x, axis, keepdims):
+    # Ties share the gradient evenly: each of k maximal entries gets g / k.
+    x_data, out_data = _array(x), _array(out)
+    if not keepdims:
+        out_data = out_data.reshape(_keepdims_shape(x_data.shape, axis))
+    winners = x_data == out_data
+    share = (winners / winners.sum(axis=axis, keepdims=True)).astype(x_data.dtype, copy=False)
+    return _unreduce(g, x, axis, keepdims) * share
+
+
+MAX = Op("max", forward=lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims), vjp=_max_vjp)
+
+BROADCAST_TO = Op("broadcast_to",
+                  forward=lambda x, shape: np.broadcast_to(x, shape),
+                  vjp=lambda g, out, x, shape: sum_to(g, x.shape))
+
+RESHAPE = Op("reshape",
+             forward=lambda x, shape: x.reshape(shape),
+             vjp=lambda g, out, x, shape: g.reshape(x.shape))
+
+
+def _inverse_axes(axes):
+    return None if axes is None else tuple(np.argsort(axes).tolist())
+
+
+TRANSPOSE = Op("transpose", symbol="ᵀ",
+               forward=lambda x, axes: np.transpose(x, axes),
+               vjp=lambda g, out, x, axes: call(TRANSPOSE, g, axes=_inverse_axes(axes)))
+
+
+def _is_basic_index(index) -> bool:
+    """True for slices, ints, None and Ellipsis only: such an index never repeats an element."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(isinstance(p, (slice, int, np.integer, type(None), type(Ellipsis))) for p in parts)
+
+
+def _scatter_add_forward(g, shape, index):
+    # Repeated integer indices must accumulate, which plain assignment would not do.
+    grad = np.zeros(shape, dtype=g.dtype)
+    if _is_basic_index(index):
+        grad[index] = g
+    else:
+        np.add.at(grad, index, g)
+    return grad
+
+
+GETITEM = Op("getitem", symbol="[]",
+             forward=lambda x, index: x[index],
+             vjp=lambda g, out, x, index: call(SCATTER_ADD, g, shape=x.shape, index=index))
+
+# The VJP of indexing: scatter g into zeros of the input's shape; its own VJP is indexing again.
+SCATTER_ADD = Op("scatter_add", forward=_scatter_add_forward,
+                 vjp=lambda g, out, x, shape, index: call(GETITEM, g, index=index))
+
+
+# --- softmax family: fused rules for numerical stability -------------------------------------------------
+def _softmax_forward(x, axis):
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+SOFTMAX = Op("softmax", forward=_softmax_forward,
+             vjp=lambda g, out, x, axis: out * (g - (g * out).sum(axis=axis, keepdims=True)))
+
+
+def _log_softmax_forward(x, axis):
+    shifted = x - np.max(x, axis=axis, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+
+LOG_SOFTMAX = Op("log_softmax", forward=_log_softmax_forward,
+                 vjp=lambda g, out, x, axis: g - call(EXP, out) * g.sum(axis=axis, keepdims=True))
+
+
+def one_hot(target: np.ndarray, num_classes: int, dtype) -> np.ndarray:
+    """One-hot rows for integer labels; one-hot targets are returned as they are."""
+    if target.ndim == 2:
+        return target.astype(dtype, copy=False)
+    rows = np.zeros((target.shape[0], num_classes), dtype=dtype)
+    rows[np.arange(target.shape[0]), target] = 1
+    return rows
+
+
+def _softmax_ce_forward(logits, target):
+    # Mean cross-entropy of softmax(logits) against labels (N,) or one-hot rows (N, C), via log-sum-exp.
+    n = logits.shape[0]
+    shifted = logits - np.max(logits, axis=1, keepdims=True)
+    e = np.exp(shifted)
+    total = np.sum(e, axis=1, keepdims=True)
+    log_probs = shifted - np.log(total)
+    grad_logits = e / total  # becomes (softmax - onehot) / N: the seed's Softmax-with-Loss backward
+    if target.ndim == 1:
+        rows = np.arange(n)
+        loss = -np.sum(log_probs[rows, target]) / n
+        grad_logits[rows, target] -= 1
+    else:
+        loss = -np.sum(target * log_probs) / n
+        grad_logits -= target
+    grad_logits /= n
+    return np.asarray(loss, dtype=logits.dtype), grad_logits
+
+
+def _softmax_ce_vjp(g, out, logits, target, saved):
+    if isinstance(logits, Tensor):  # create_graph: express the rule in ops so it can be differentiated
+        onehot = one_hot(target, logits.shape[1], logits.dtype)
+        return g * (call(SOFTMAX, logits, axis=1) - onehot) / logits.shape[0]
+    return g * saved
+
+
+SOFTMAX_CROSS_ENTROPY = Op("softmax_cross_entropy", symbol="softmax-CE", saves=True,
+                           forward=_softmax_ce_forward, vjp=_softmax_ce_vjp)
+
+
+ALL_OPS = tuple(v for v in list(globals().values()) if isinstance(v, Op))
+"""Every op in the table (the tests check that each has a spec)."""

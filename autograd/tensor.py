@@ -1,0 +1,269 @@
+"""`Tensor`: a value in the graph (its data, gradient, name and the Node that produced it). Nothing else.
+
+Every operator and method here is one line that calls its functional form in `autograd.functional`;
+the ops themselves, forward and backward, live in `autograd.ops`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["Tensor", "as_float_array"]
+
+
+def as_float_array(data, dtype=None, *, who: str = "Tensor") -> np.ndarray:
+    """Return ``data`` as a floating ndarray, without copying float arrays.
+
+    Integer and bool data becomes float64; float16/32/64 stay as they are. Anything else (strings,
+    objects, complex numbers, ragged lists) is a `TypeError` or `ValueError` naming ``who`` and the dtype.
+
+    >>> as_float_array([1, 2]).dtype
+    dtype('float64')
+    >>> as_float_array(np.zeros(2, np.float32)).dtype
+    dtype('float32')
+    >>> as_float_array(["a"])
+    Traceback (most recent call last):
+    ...
+    TypeError: Tensor: data of dtype <U1 is not numeric; expected floats, ints or bools
+    """
+    if isinstance(data, Tensor):
+        data = data.data
+    try:
+        array = np.asarray(data, dtype=dtype)
+    except (ValueError, TypeError) as exc:
+        raise type(exc)(f"{who}: cannot make an array from {type(data).__name__}: {exc}") from None
+    kind = array.dtype.kind
+    if kind == "f":
+        return array
+    if kind in "biu":
+        return array.astype(np.float64)
+    raise TypeError(f"{who}: data of dtype {array.dtype} is not numeric; expected floats, ints or bools")
+
+
+class Tensor:
+    """A NumPy array in a recorded graph, with its gradient.
+
+    Args:
+        data: a number, nested list or ndarray. Float arrays are used without a copy (so the Tensor and
+            the array share memory); integer and bool data becomes float64.
+        requires_grad: whether backward computes a gradient for this Tensor. True by default, as in the
+            seed where every input of the shopping bill gets its derivative.
+        name: an optional label, shown by ``repr`` and by `viz` drawings.
+
+    Attributes:
+        data: the ndarray (0-d for a scalar).
+        grad: None until a backward pass reaches this Tensor, then an ndarray of ``data``'s shape and dtype.
+        node: the `Node` that produced this Tensor, or None for a leaf or a constant.
+
+    >>> apple, apple_num, tax = Tensor(100.0), Tensor(2.0), Tensor(1.1)
+    >>> price = apple * apple_num * tax
+    >>> price.backward()
+    >>> round(price.item(), 6), round(apple.grad.item(), 6), apple_num.grad.item(), tax.grad.item()
+    (220.0, 2.2, 110.00000000000001, 200.0)
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "name", "node", "__weakref__")
+
+    # NumPy defers to our reflected operators: `array + tensor` calls Tensor.__radd__ and records the op.
+    __array_ufunc__ = None
+
+    def __init__(self, data, requires_grad: bool = True, name: str | None = None, dtype=None):
+        self.data = as_float_array(data, dtype)
+        self.grad = None
+        self.requires_grad = bool(requires_grad)
+        self.name = name
+        self.node = None
+
+    # --- array-like -------------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    def item(self) -> float:
+        """The value of a one-element Tensor as a Python float."""
+        return self.data.item()
+
+    def numpy(self) -> np.ndarray:
+        """The data array itself (not a copy)."""
+        return self.data
+
+    def __array__(self, dtype=None, copy=None):
+        if dtype is None or dtype == self.data.dtype:
+            return self.data.copy() if copy else self.data
+        return self.data.astype(dtype)
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d Tensor")
+        return len(self.data)
+
+    def __float__(self) -> float:
+        return float(self.data)
+
+    def __int__(self) -> int:
+        return int(self.data)
+
+    def __bool__(self) -> bool:
+        return bool(self.data)
+
+    # Comparisons give plain boolean arrays: they are not differentiable and are not recorded.
+    # (== and != keep identity semantics so Tensors stay hashable.)
+    def __lt__(self, other):
+        return self.data < _data_of(other)
+
+    def __le__(self, other):
+        return self.data <= _data_of(other)
+
+    def __gt__(self, other):
+        return self.data > _data_of(other)
+
+    def __ge__(self, other):
+        return self.data >= _data_of(other)
+
+    def __repr__(self) -> str:
+        parts = [f"name={self.name!r}"] if self.name is not None else []
+        parts.append(f"value={self.data.item()!r}" if self.data.ndim == 0 else f"shape={self.data.shape}")
+        parts.append(f"dtype={self.data.dtype}")
+        if self.node is not None:
+            parts.append(f"op={self.node.op.name}")
+        elif not self.requires_grad:
+            parts.append("constant")
+        if self.grad is not None:
+            parts.append(f"grad={self.grad.item()!r}" if self.grad.ndim == 0 else "grad=yes")
+        return f"Tensor({', '.join(parts)})"
+
+    # --- graph ------------------------------------------------------------------------------------
+    def backward(self, grad=None) -> None:
+        """Backpropagate from this Tensor, adding into ``.grad`` of every Tensor that requires grad.
+
+        Args:
+            grad: the gradient of some scalar with respect to this Tensor, of this Tensor's shape.
+                Optional for a one-element output, where it is 1 (the seed's ``dout = 1``).
+
+        Raises:
+            RuntimeError: this Tensor does not require grad, or it has several elements and no ``grad``.
+            ValueError: ``grad``'s shape differs from this Tensor's.
+        """
+        _graph.backward(self, grad)
+
+    def zero_grad(self) -> None:
+        """Forget this Tensor's gradient (``grad`` becomes None)."""
+        self.grad = None
+
+    def detach(self) -> "Tensor":
+        """A constant Tensor sharing this one's data, cut off from the graph."""
+        return Tensor(self.data, requires_grad=False, name=self.name)
+
+    # --- operators: one line each, calling the functional form --------------------------------------
+    def __add__(self, other):
+        return _F.add(self, other)
+
+    def __radd__(self, other):
+        return _F.add(other, self)
+
+    def __sub__(self, other):
+        return _F.sub(self, other)
+
+    def __rsub__(self, other):
+        return _F.sub(other, self)
+
+    def __mul__(self, other):
+        return _F.mul(self, other)
+
+    def __rmul__(self, other):
+        return _F.mul(other, self)
+
+    def __truediv__(self, other):
+        return _F.div(self, other)
+
+    def __rtruediv__(self, other):
+        return _F.div(other, self)
+
+    def __neg__(self):
+        return _F.neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __pow__(self, exponent):
+        return _F.power(self, exponent)
+
+    def __rpow__(self, base):
+        return _F.exp(self * _F.log_of_base(base))
+
+    def __matmul__(self, other):
+        return _F.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _F.matmul(other, self)
+
+    def __getitem__(self, index):
+        return _F.getitem(self, index)
+
+    # --- methods: one line each ---------------------------------------------------------------------
+    def dot(self, other):
+        return _F.dot(self, other)
+
+    def exp(self):
+        return _F.exp(self)
+
+    def log(self):
+        return _F.log(self)
+
+    def tanh(self):
+        return _F.tanh(self)
+
+    def relu(self):
+        return _F.relu(self)
+
+    def sigmoid(self):
+        return _F.sigmoid(self)
+
+    def softmax(self, axis: int = -1):
+        return _F.softmax(self, axis)
+
+    def log_softmax(self, axis: int = -1):
+        return _F.log_softmax(self, axis)
+
+    def sum(self, axis=None, keepdims: bool = False):
+        return _F.sum(self, axis, keepdims)
+
+    def mean(self, axis=None, keepdims: bool = False):
+        return _F.mean(self, axis, keepdims)
+
+    def max(self, axis=None, keepdims: bool = False):
+        return _F.max(self, axis, keepdims)
+
+    def reshape(self, *shape):
+        return _F.reshape(self, shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape)
+
+    def transpose(self, *axes):
+        return _F.transpose(self, axes[0] if len(axes) == 1 and not isinstance(axes[0], int) else (axes or None))
+
+    @property
+    def T(self):
+        return _F.transpose(self)
+
+    def broadcast_to(self, shape):
+        return _F.broadcast_to(self, shape)
+
+
+def _data_of(value):
+    return value.data if isinstance(value, Tensor) else value
+
+
+# Imported last: both modules use Tensor.
+from . import functional as _F  # noqa: E402
+from . import graph as _graph  # noqa: E402
