@@ -1,0 +1,298 @@
+"""Replay a backward pass step by step: as text (`explain`) and as a self-contained HTML page or GIF (`animate_backward`)."""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from autograd.graph import backward_steps
+from viz import labels
+from viz.dot import DEFAULT_MAX_NODES, GraphView, collect_graph, draw_view
+from viz.render import pipe
+
+DEFAULT_MAX_FRAMES = 300
+GIF_FRAME_MILLISECONDS = 1200
+
+
+@dataclass(frozen=True)
+class _Contribution:
+    step_number: int
+    input_position: int
+    gradient: np.ndarray
+
+
+def _expression(view: GraphView, node) -> str:
+    """``out = a × b`` for a short binary symbol, else ``out = symbol(a, params)``."""
+    symbol = str(getattr(node.op, "symbol", None) or node.op.name)
+    arguments = [view.name_of(tensor) for tensor in node.inputs]
+    output = node.output
+    output_name = view.name_of(output) if output is not None else "(freed output)"
+    if len(arguments) == 2 and len(symbol) <= 2 and not node.params:
+        return f"{output_name} = {arguments[0]} {symbol} {arguments[1]}"
+    params = labels.format_params(node.params)
+    return f"{output_name} = {symbol}({', '.join(arguments + ([params] if params else []))})"
+
+
+def _describe_step(view: GraphView, step, step_number: int) -> str:
+    node = step.node
+    symbol = str(getattr(node.op, "symbol", None) or node.op.name)
+    sent = []
+    for tensor, gradient in zip(node.inputs, step.input_grads):
+        target = f"{view.name_of(tensor)} {labels.format_shape(tensor.shape)}"
+        sent.append(f"{target} no grad" if gradient is None else f"{target} ← {labels.format_array(gradient)}")
+    return (f"step {step_number}  {symbol} ({node.op.name})  {_expression(view, node)}  "
+            f"grad {labels.format_array(step.grad_output)}  →  {',  '.join(sent)}")
+
+
+def _contributions_by_value(view: GraphView, steps) -> dict[int, list[_Contribution]]:
+    received: dict[int, list[_Contribution]] = {}
+    for step_number, step in enumerate(steps, start=1):
+        for position, (tensor, gradient) in enumerate(zip(step.node.inputs, step.input_grads)):
+            if gradient is not None:
+                received.setdefault(view.index_of(tensor), []).append(
+                    _Contribution(step_number, position, np.asarray(gradient)))
+    return received
+
+
+def explain(root, grad=None) -> str:
+    """Explain the backward pass from ``root`` in text, one line per VJP in the order they run.
+
+    Each step line names the op, its output and inputs (names as in `viz.draw_graph`, ``t<k>`` for unnamed
+    tensors), the complete gradient of the output and the contribution sent to each input with its shape.
+    A closing section gives every gradient received; a tensor used several times lists each contribution
+    and their sum. Nothing is written into ``.grad``.
+
+    Args:
+        root: a Tensor or a list of Tensors to differentiate.
+        grad: the seed gradient (default ones), as for ``Tensor.backward``.
+
+    >>> from autograd import Tensor
+    >>> x = Tensor(3.0, name="x")
+    >>> y = x * x
+    >>> y.name = "y"
+    >>> print(explain(y))
+    backward from y () = 9, 1 step
+    step 1  × (mul)  y = x × x  grad 1  →  x () ← 3,  x () ← 3
+    gradients:
+      x () 6 = 3 + 3  (2 contributions: step 1 input 0, step 1 input 1)
+      y () 1  (seed)
+    """
+    view = collect_graph(root)
+    steps = backward_steps(root, grad)
+    root_text = ", ".join(f"{view.name_of(tensor)} {labels.format_shape(tensor.shape)} = "
+                          f"{labels.format_array(tensor.data)}" for tensor in view.roots)
+    lines = [f"backward from {root_text}, {len(steps)} step{'s' if len(steps) != 1 else ''}"]
+    lines += [_describe_step(view, step, number) for number, step in enumerate(steps, start=1)]
+    lines.append("gradients:")
+    received = _contributions_by_value(view, steps)
+    seeds = _seed_gradients(view, steps, grad)
+    for value_index, tensor in enumerate(view.values):
+        target = f"{view.names[value_index]} {labels.format_shape(tensor.shape)}"
+        contributions = received.get(value_index, [])
+        if len(contributions) == 1:
+            lines.append(f"  {target} {labels.format_array(contributions[0].gradient)}")
+        elif contributions:
+            total = contributions[0].gradient
+            for contribution in contributions[1:]:
+                total = total + contribution.gradient
+            terms = " + ".join(labels.format_array(c.gradient) for c in contributions)
+            sources = ", ".join(f"step {c.step_number} input {c.input_position}" for c in contributions)
+            lines.append(f"  {target} {labels.format_array(total)} = {terms}  "
+                         f"({len(contributions)} contributions: {sources})")
+        elif value_index in seeds:
+            lines.append(f"  {target} {labels.format_array(seeds[value_index])}  (seed)")
+    return "\n".join(lines)
+
+
+def _seed_gradients(view: GraphView, steps, grad) -> dict[int, np.ndarray]:
+    """The gradient each root starts with: the grad_output of its node's step, or the seed for a leaf root."""
+    seeds = {}
+    for step in steps:
+        output = step.node.output
+        if output is not None and any(output is root for root in view.roots):
+            seeds[view.index_of(output)] = np.asarray(step.grad_output)
+    for tensor in view.roots:
+        if tensor.node is None and tensor.requires_grad and view.index_of(tensor) not in seeds:
+            seeds[view.index_of(tensor)] = np.ones_like(tensor.data) if grad is None else np.asarray(grad)
+    return seeds
+
+
+def _frame_gradients(view: GraphView, steps):
+    """Yield, for frames 0..len(steps), the gradient known so far for each value index."""
+    known: dict[int, np.ndarray] = {}
+    yield dict(known)
+    for step in steps:
+        output = step.node.output
+        if output is not None:
+            known[view.index_of(output)] = np.asarray(step.grad_output)
+        for tensor, gradient in zip(step.node.inputs, step.input_grads):
+            if gradient is not None:
+                index = view.index_of(tensor)
+                known[index] = np.asarray(gradient) if index not in known else known[index] + gradient
+        yield dict(known)
+
+
+def animate_backward(root, path, *, grad=None, show_data: bool = True, rankdir: str = "LR",
+                     max_nodes: int = DEFAULT_MAX_NODES, collapse_modules: bool = False,
+                     title: str | None = None, max_frames: int = DEFAULT_MAX_FRAMES) -> Path:
+    """Write a step-through animation of the backward pass from ``root``: an .html page or a .gif.
+
+    Frame 0 shows the forward values; frame k highlights the op whose VJP runs at step k (its input edges in
+    blue) and shows every gradient known after it, partial sums included. The HTML page is self-contained
+    (SVG frames inline, no network access): previous/next buttons, a slider, the arrow keys, Home and End,
+    and under each frame the step's line from `explain`. A .gif needs Pillow. ``.grad`` is not touched.
+
+    Args:
+        root: a Tensor or a list of Tensors to differentiate.
+        path: the file to write, ending in .html or .gif. Its folder must exist.
+        grad: the seed gradient (default ones).
+        show_data, rankdir, max_nodes, collapse_modules: as in `viz.draw_graph`.
+        title: heading of the page (default: "Backward pass from <root names>").
+        max_frames: refuse graphs needing more frames than this (each frame is one run of `dot`).
+
+    Returns:
+        The path written.
+
+    Raises:
+        ValueError: unknown suffix, or more than ``max_frames`` frames.
+        DotNotFoundError: the Graphviz `dot` program is not installed.
+
+    >>> import tempfile, shutil
+    >>> from autograd import Tensor
+    >>> price = Tensor(100.0, name="apple") * Tensor(2.0, name="apple_num")
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     page = animate_backward(price, Path(folder) / "steps.html") if shutil.which("dot") else None
+    ...     page is None or page.read_text().count('class="frame"')
+    2
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".html", ".htm", ".gif"):
+        raise ValueError(f"animate_backward: unknown file suffix {path.suffix!r} in {str(path)!r}; "
+                         f"use .html or .gif")
+    view = collect_graph(root)
+    steps = backward_steps(root, grad)
+    if len(steps) + 1 > max_frames:
+        raise ValueError(f"animate_backward: {len(steps) + 1} frames needed, more than max_frames={max_frames}")
+    captions = ["forward pass: " + ", ".join(
+        f"{view.name_of(tensor)} = {labels.format_array(tensor.data)}" for tensor in view.roots)]
+    captions += [_describe_step(view, step, number) for number, step in enumerate(steps, start=1)]
+    position_of_node = {id(node): position for position, node in enumerate(view.nodes)}
+    digraphs = []
+    for frame_number, known in enumerate(_frame_gradients(view, steps)):
+        highlight = position_of_node[id(steps[frame_number - 1].node)] if frame_number > 0 else None
+        digraphs.append(draw_view(
+            view, show_data=show_data, show_grad=True, rankdir=rankdir, max_nodes=max_nodes,
+            collapse_modules=collapse_modules, title=captions[frame_number] if suffix == ".gif" else None,
+            gradient_of=lambda tensor, known=known: known.get(view.index_of(tensor)),
+            highlight_node=highlight, reserve_grad_rows=True))
+    if title is None:
+        title = "Backward pass from " + ", ".join(view.name_of(tensor) for tensor in view.roots)
+    if suffix == ".gif":
+        path.write_bytes(_gif_bytes([pipe(digraph, "png") for digraph in digraphs]))
+    else:
+        svgs = [pipe(digraph, "svg").decode("utf-8") for digraph in digraphs]
+        path.write_text(_html_page(title, svgs, captions), encoding="utf-8")
+    return path
+
+
+def _inline_svg(svg: str, frame_number: int) -> str:
+    """Strip the XML prolog, DOCTYPE (it names an external DTD) and comments; make element ids unique per frame."""
+    svg = re.sub(r"<\?xml.*?\?>", "", svg, flags=re.DOTALL)
+    svg = re.sub(r"<!DOCTYPE.*?>", "", svg, flags=re.DOTALL)
+    svg = re.sub(r"<!--.*?-->", "", svg, flags=re.DOTALL)
+    svg = re.sub(r'(\s)id="', rf'\1id="f{frame_number}-', svg)
+    return svg.strip()
+
+
+def _html_page(title: str, svgs: list[str], captions: list[str]) -> str:
+    frames = "\n".join(
+        f'<figure class="frame" data-step="{number}"{"" if number == 0 else " hidden"}>\n'
+        f"{_inline_svg(svg, number)}\n<figcaption>{html.escape(caption)}</figcaption>\n</figure>"
+        for number, (svg, caption) in enumerate(zip(svgs, captions)))
+    last = len(svgs) - 1
+    return _PAGE_TEMPLATE.format(title=html.escape(title), frames=frames, last=last)
+
+
+_PAGE_TEMPLATE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>{title}</title>
+<style>
+body {{ font-family: Helvetica, Arial, sans-serif; margin: 1.5em; color: #222; }}
+.controls {{ display: flex; gap: 0.8em; align-items: center; margin: 0.8em 0; }}
+.controls input[type=range] {{ flex: 1; max-width: 28em; }}
+figure {{ margin: 0; }}
+figure svg {{ max-width: 100%; height: auto; }}
+figcaption {{ font-family: Menlo, Consolas, monospace; font-size: 0.9em; white-space: pre-wrap; margin-top: 0.6em; }}
+.hint {{ color: #666; font-size: 0.85em; }}
+</style>
+</head>
+<body>
+<h1>{title}</h1>
+<div class="controls">
+<button type="button" id="previous" aria-label="previous step">&#9664; previous</button>
+<input type="range" id="slider" min="0" max="{last}" value="0" step="1" aria-label="step">
+<button type="button" id="next" aria-label="next step">next &#9654;</button>
+<span id="position">step 0 of {last}</span>
+</div>
+<p class="hint">Frame 0 shows the forward values; each step highlights the op whose vector-Jacobian product runs and shows the gradients known so far (blue, below each value). Keys: &larr; &rarr; Home End.</p>
+{frames}
+<script>
+(function () {{
+  var frames = document.querySelectorAll("figure.frame");
+  var slider = document.getElementById("slider");
+  var previous = document.getElementById("previous");
+  var next = document.getElementById("next");
+  var position = document.getElementById("position");
+  var current = 0;
+  function show(step) {{
+    current = Math.max(0, Math.min(frames.length - 1, step));
+    for (var i = 0; i < frames.length; i++) {{ frames[i].hidden = (i !== current); }}
+    slider.value = current;
+    position.textContent = "step " + current + " of " + (frames.length - 1);
+    previous.disabled = current === 0;
+    next.disabled = current === frames.length - 1;
+  }}
+  previous.addEventListener("click", function () {{ show(current - 1); }});
+  next.addEventListener("click", function () {{ show(current + 1); }});
+  slider.addEventListener("input", function () {{ show(parseInt(slider.value, 10)); }});
+  document.addEventListener("keydown", function (event) {{
+    if (event.key === "ArrowLeft") {{ show(current - 1); event.preventDefault(); }}
+    else if (event.key === "ArrowRight") {{ show(current + 1); event.preventDefault(); }}
+    else if (event.key === "Home") {{ show(0); event.preventDefault(); }}
+    else if (event.key === "End") {{ show(frames.length - 1); event.preventDefault(); }}
+  }});
+  show(0);
+}})();
+</script>
+</body>
+</html>
+"""
+
+
+def _gif_bytes(png_frames: list[bytes]) -> bytes:
+    """Combine PNG frames into a looping GIF, padding each onto a white canvas of the largest frame's size."""
+    try:
+        from PIL import Image
+    except ImportError as error:
+        raise ModuleNotFoundError("animate_backward: writing a .gif needs Pillow (`pip install Pillow`); "
+                                  "an .html animation needs nothing extra") from error
+    images = [Image.open(io.BytesIO(data)).convert("RGB") for data in png_frames]
+    width = max(image.width for image in images)
+    height = max(image.height for image in images)
+    canvases = []
+    for image in images:
+        canvas = Image.new("RGB", (width, height), "white")
+        canvas.paste(image, ((width - image.width) // 2, 0))
+        canvases.append(canvas.quantize(colors=64))
+    buffer = io.BytesIO()
+    canvases[0].save(buffer, format="GIF", save_all=True, append_images=canvases[1:],
+                     duration=GIF_FRAME_MILLISECONDS, loop=0)
+    return buffer.getvalue()
