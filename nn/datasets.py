@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import http.client
+import math
 import os
 import sys
 import tempfile
@@ -159,7 +160,7 @@ def _parse_idx(path: Path, data: bytes, magic: int, kind: str) -> np.ndarray:
             f"{path}: {len(data)} bytes is too short for an IDX {kind} header ({header_size} bytes)"
         )
     dims = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
-    expected = header_size + int(np.prod(dims))
+    expected = header_size + math.prod(dims)  # Python ints: a corrupt header cannot overflow
     if len(data) != expected:
         what = f"{dims[0]} images of {dims[1]}x{dims[2]}" if ndim == 3 else f"{dims[0]} labels"
         raise ValueError(
@@ -404,7 +405,8 @@ def load_mnist(
 
     Raises:
         ValueError: a file is truncated or corrupt, or images and labels disagree in number.
-        FileNotFoundError: files are missing, downloading is off and `allow_subset` is False.
+        FileNotFoundError: files are missing, downloading is off and `allow_subset` is False;
+            or the subset shipped with graphgrad is itself missing.
         MnistDownloadError: the download failed and `allow_subset` is False.
 
     >>> (x, t), (x_test, t_test) = load_mnist(data_dir=SUBSET_DIR, flatten=False, one_hot_label=True)
@@ -418,6 +420,12 @@ def load_mnist(
     if missing:
         unavailable = _download_or_explain(directory, missing, download, allow_subset, mirrors, progress)
         paths = _find_files(SUBSET_DIR if unavailable else directory)
+        absent = [name for name, path in paths.items() if path is None]
+        if unavailable and absent:
+            raise FileNotFoundError(
+                f"MNIST: {directory} lacks {', '.join(missing)} ({unavailable}), and the subset "
+                f"shipped with graphgrad lacks {', '.join(absent)} in {SUBSET_DIR}: reinstall graphgrad"
+            )
     train, test = _load_split(paths, "train"), _load_split(paths, "t10k")
     if unavailable:
         print(

@@ -3,6 +3,7 @@
 import gzip
 import hashlib
 import socket
+import struct
 
 import numpy as np
 import pytest
@@ -157,6 +158,12 @@ def test_trailing_bytes_after_the_declared_items_are_rejected(tmp_path):
     path = write(tmp_path / "labels", labels_idx(np.arange(5, dtype=np.uint8)) + b"\x00", gz=False)
     with pytest.raises(ValueError, match=r"labels: expected 13 bytes for 5 labels .*got 14"):
         read_idx_labels(path)
+
+
+def test_absurd_dimensions_in_a_corrupt_header_are_reported_not_overflowed(tmp_path):
+    path = write(tmp_path / "images", struct.pack(">IIII", 2051, 2**32 - 1, 2**32 - 1, 2**32 - 1), gz=False)
+    with pytest.raises(ValueError, match=r"images: expected 79228162458924105385300197391 bytes .*got 16"):
+        read_idx_images(path)
 
 
 def test_images_that_are_not_28x28_are_rejected(tmp_path):
@@ -352,6 +359,14 @@ def test_no_subset_reraises_the_download_error(tmp_path):
     with MirrorServer({}) as server:
         with pytest.raises(MnistDownloadError, match=r"train-images-idx3-ubyte.gz: no mirror delivered"):
             load_mnist(data_dir=tmp_path, mirrors=[server.url("nothing")], allow_subset=False, progress=False)
+
+
+def test_a_missing_shipped_subset_is_reported_not_a_confusing_crash(tmp_path, monkeypatch):
+    import nn.datasets
+
+    monkeypatch.setattr(nn.datasets, "SUBSET_DIR", tmp_path / "no-subset")
+    with pytest.raises(FileNotFoundError, match=r"the subset shipped with graphgrad lacks .*reinstall"):
+        load_mnist(data_dir=tmp_path / "empty", download=False)
 
 
 def test_loading_files_that_are_present_prints_nothing(tmp_path, capsys):
