@@ -39,19 +39,24 @@ def toposort(roots) -> list:
     """
     order = []
     visited = set()
-    stack = [(t.node, False) for t in reversed(_as_tensor_list(roots, "toposort")) if t.node is not None]
-    while stack:
-        node, inputs_done = stack.pop()
-        if inputs_done:
-            order.append(node)
+    for root in _as_tensor_list(roots, "toposort"):
+        start = root.node
+        if start is None or start in visited:
             continue
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        stack.append((node, True))
-        for t in reversed(node.inputs):
-            if t.node is not None and id(t.node) not in visited:
-                stack.append((t.node, False))
+        visited.add(start)
+        # Depth-first with an explicit stack: a node leaves the stack once all its producers have.
+        # Ops have one or two inputs, so rescanning them when a node returns to the top is cheap.
+        stack = [start]
+        while stack:
+            node = stack[-1]
+            for t in node.inputs:
+                producer = t.node
+                if producer is not None and producer not in visited:
+                    visited.add(producer)
+                    stack.append(producer)
+                    break
+            else:
+                order.append(stack.pop())
     return order
 
 
@@ -99,54 +104,67 @@ def _propagate(roots, seeds, *, create_graph: bool, on_complete, on_step=None) -
     """Run the VJPs in reverse topological order, starting from ``seeds`` at ``roots``.
 
     Each Tensor's gradient is summed from all its uses, then handed once to ``on_complete(tensor,
-    gradient)``. Gradients live in a dict local to this pass, so a second pass never re-propagates what
-    the first stored in ``.grad``. With ``create_graph`` the rules run on Tensors and are recorded.
+    gradient)``. Gradients live in a dict local to this pass (keyed by the Tensors themselves, which
+    hash by identity), so a second pass never re-propagates what the first stored in ``.grad``. With
+    ``create_graph`` the rules run on Tensors and are recorded; otherwise on bare arrays.
     """
     pending = {}
-    leaves = {}
+    leaves = []
     for root, seed in zip(roots, seeds):
-        key = id(root)
-        pending[key] = seed if key not in pending else pending[key] + seed
-        if root.node is None:
-            leaves[key] = root
+        if root in pending:
+            pending[root] = pending[root] + seed
+        else:
+            pending[root] = seed
+            if root.node is None:
+                leaves.append(root)
     anomaly = STATE.anomaly
-    for node in reversed(toposort(roots)):
+    order = toposort(roots)
+    for node in reversed(order):
         out = node._output()
-        g = pending.pop(id(out), None)
+        g = pending.pop(out, None)
         if g is None:  # nothing reached this node's output (it only feeds a root we did not seed)
             continue
         on_complete(out, g)
-        op, inputs, params = node.op, node.inputs, node.params or {}
+        op, inputs, params = node.op, node.inputs, node.params
         if op.saves:
-            params = dict(params, saved=node.saved)
+            params = dict(params or (), saved=node.saved)
         if create_graph:
             args, out_value = inputs, out
         else:
-            args, out_value = [t.data for t in inputs], out.data
+            args, out_value = [_operand(t.data) for t in inputs], _operand(out.data)
         sent = [] if on_step is not None else None
         for t, vjp in zip(inputs, op.vjps):
             if not t.requires_grad:
                 if sent is not None:
                     sent.append(None)
                 continue
-            g_input = vjp(g, out_value, *args, **params)
-            if op.broadcasting and g_input.shape != t.shape:
+            if params is None:
+                g_input = vjp(g, out_value, *args)
+            else:
+                g_input = vjp(g, out_value, *args, **params)
+            if not create_graph:
+                data = t.data
+                if op.broadcasting and g_input.shape != data.shape:
+                    g_input = sum_to(g_input, data.shape)
+                if g_input.dtype is not data.dtype and g_input.dtype != data.dtype:
+                    g_input = g_input.astype(data.dtype)
+            elif op.broadcasting and g_input.shape != t.shape:
                 g_input = sum_to(g_input, t.shape)
-            if not create_graph and g_input.dtype != t.data.dtype:
-                g_input = g_input.astype(t.data.dtype)
             if anomaly:
                 check_finite(op, "backward", _data(g_input), [a.data for a in inputs])
             if sent is not None:
                 sent.append(g_input)
-            key = id(t)
-            previous = pending.get(key)
-            pending[key] = g_input if previous is None else previous + g_input
-            if t.node is None:
-                leaves[key] = t
+            previous = pending.get(t)
+            if previous is None:
+                pending[t] = g_input
+                if t.node is None:
+                    leaves.append(t)
+            else:
+                pending[t] = previous + g_input
         if on_step is not None:
             on_step(BackwardStep(node, _data(g), tuple(None if s is None else _data(s) for s in sent)))
-    for key, leaf in leaves.items():
-        on_complete(leaf, pending[key])
+    for leaf in leaves:
+        on_complete(leaf, pending[leaf])
 
 
 def _data(value):
@@ -166,16 +184,15 @@ def backward(roots, grad_outputs=None) -> None:
     """
     roots = _as_tensor_list(roots, "backward")
     seeds = _seed_gradients(roots, grad_outputs, "backward", as_tensors=False)
-    stored = set()
+    stored = set()  # ids of the arrays handed to a .grad in this pass: a second Tensor gets a copy
 
     def store(t, g):
-        if t.grad is None:
-            if not g.flags.writeable or g.base is not None or id(g) in stored:
-                g = g.copy()
-            stored.add(id(g))
-            t.grad = g
-        else:
-            t.grad = t.grad + g
+        if type(g) is not np.ndarray:  # a NumPy scalar from a 0-d op: .grad is always an ndarray
+            g = np.array(g)
+        elif not g.flags.writeable or g.base is not None or id(g) in stored:
+            g = g.copy()
+        stored.add(id(g))
+        t.grad = g if t.grad is None else t.grad + g
 
     _propagate(roots, seeds, create_graph=False, on_complete=store)
 
@@ -201,11 +218,11 @@ def grad(outputs, inputs, grad_outputs=None, create_graph: bool = False, allow_u
     inputs = _as_tensor_list(inputs, "grad")
     outputs = _as_tensor_list(outputs, "grad")
     seeds = _seed_gradients(outputs, grad_outputs, "grad", as_tensors=create_graph)
-    wanted = {id(t): i for i, t in enumerate(inputs)}
+    wanted = {t: i for i, t in enumerate(inputs)}
     results = [None] * len(inputs)
 
     def collect(t, g):
-        index = wanted.get(id(t))
+        index = wanted.get(t)
         if index is not None:
             results[index] = g
 
@@ -244,3 +261,9 @@ def backward_steps(roots, grad=None) -> list:
     steps = []
     _propagate(roots, seeds, create_graph=False, on_complete=lambda t, g: None, on_step=steps.append)
     return steps
+
+
+def _operand(array):
+    # 0-d arrays enter the VJPs as NumPy scalars: scalar arithmetic is ~10x cheaper than 0-d array
+    # arithmetic (measured 80 ns vs 770 ns per multiply here), which is what scalar graphs are made of.
+    return array[()] if array.ndim == 0 else array
