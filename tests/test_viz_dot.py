@@ -319,3 +319,15 @@ def test_leaf_root_without_node_is_drawn_alone():
     x = Tensor(2.0, name="x")
     source = draw_graph(x).source
     assert list(node_labels(source)) == ["v0"] and edges(source) == []
+
+
+def test_names_shared_by_several_tensors_are_qualified_by_module_then_numbered():
+    x = Tensor(np.ones((1, 2)), requires_grad=False, name="x")
+    with module_scope("Affine1"):
+        hidden = x @ Tensor(np.ones((2, 2)), name="W")
+    with module_scope("Affine2"):
+        out = hidden @ Tensor(np.ones((2, 1)), name="W")
+    twin = Tensor(1.0, name="c") * Tensor(2.0, name="c")
+    names = collect_graph([out.sum(), twin]).names
+    assert "Affine1.W" in names and "Affine2.W" in names and "W" not in names
+    assert names.count("c") == 1 and "c#2" in names

@@ -83,8 +83,37 @@ def collect_graph(root) -> GraphView:
             add(output)
     for tensor in roots:
         add(tensor)
-    names = [labels.display_name(tensor.name, index) for index, tensor in enumerate(values)]
+    names = _distinct_names(values, nodes, outputs, index_by_identity)
     return GraphView(roots, nodes, outputs, values, names, index_by_identity)
+
+
+def _distinct_names(values, nodes, outputs, index_by_identity) -> list:
+    """Display names, with a name shared by several tensors (each layer's ``W``) qualified by its module.
+
+    A tensor takes the module of the node producing it, else of the single module consuming it
+    (``Affine1.W``); names still shared after that get ``#2``, ``#3``, … in graph order.
+    """
+    names = [labels.display_name(tensor.name, index) for index, tensor in enumerate(values)]
+    if len(set(names)) == len(names):
+        return names
+    modules = [set() for _ in values]
+    for node, output in zip(nodes, outputs):
+        if node.module:
+            if output is not None:
+                modules[index_by_identity[id(output)]].add(node.module)
+            for tensor in node.inputs:
+                if tensor.node is None:
+                    modules[index_by_identity[id(tensor)]].add(node.module)
+    shared = Counter(names)
+    for index, name in enumerate(names):
+        if shared[name] > 1 and len(modules[index]) == 1:
+            names[index] = labels.display_name(f"{next(iter(modules[index]))}.{name}", index)
+    seen = Counter()
+    for index, name in enumerate(names):
+        seen[name] += 1
+        if seen[name] > 1:
+            names[index] = f"{name}#{seen[name]}"
+    return names
 
 
 def draw_graph(root, *, show_data: bool = True, show_grad: bool = True, rankdir: str = "LR",
