@@ -60,8 +60,8 @@ def two_layer_net(batch_size: int = 3, input_size: int = 4, hidden_size: int = 5
     except ImportError:
         TwoLayerNet = None
     if TwoLayerNet is not None:
-        net = TwoLayerNet(input_size, hidden_size, output_size)
-        loss = net.loss(Tensor(x, requires_grad=False, name="x"), t)
+        net = TwoLayerNet(input_size, hidden_size, output_size, rng=0)
+        loss = net.loss_tensor(Tensor(x, requires_grad=False, name="x"), t)
         source = "nn.TwoLayerNet"
     else:
         loss = _two_layer_net_from_ops(rng, x, t, input_size, hidden_size, output_size)
