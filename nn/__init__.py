@@ -1,0 +1,20 @@
+"""graphgrad's neural-network package: modules and layers on the graph, the seed's networks, optimizers and MNIST.
+
+>>> import numpy as np
+>>> import nn
+>>> net = nn.TwoLayerNet(input_size=4, hidden_size=3, output_size=2, rng=0)
+>>> loss = net.loss_tensor(np.ones((1, 4)), np.array([1]))
+>>> sorted({node.module for node in __import__("autograd").toposort(loss)})
+['Affine1', 'Affine2', 'Relu1', 'SoftmaxWithLoss']
+"""
+
+from . import compat, data, datasets, init, optim
+from .layers import Affine, Linear, ReLU, Sequential, Sigmoid, Tanh
+from .losses import SoftmaxWithLoss
+from .models import MLP, ParameterArrays, TwoLayerNet
+from .module import Module, Parameter
+
+__all__ = [
+    "Module", "Parameter", "Linear", "Affine", "ReLU", "Sigmoid", "Tanh", "Sequential", "SoftmaxWithLoss",
+    "MLP", "TwoLayerNet", "ParameterArrays", "init", "compat", "optim", "data", "datasets",
+]

@@ -1,0 +1,191 @@
+"""The seed's layers (`MulLayer`, `AddLayer`, `Relu`, `Sigmoid`, `Affine`, `SoftmaxWithLoss`) with its forward/backward(dout) interface.
+
+Each ``forward`` records its computation on the graph and returns plain NumPy values, as the seed's
+layers do; each ``backward(dout)`` asks the recorded graph for the gradient
+(``autograd.grad(out, inputs, grad_outputs=dout)``). No formula here is written by hand.
+The graph-native layers are in `nn.layers`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import autograd
+from autograd import Tensor
+
+__all__ = ["MulLayer", "AddLayer", "Relu", "Sigmoid", "Affine", "SoftmaxWithLoss"]
+
+
+def _value(t: Tensor):
+    """The seed's kind of value: a Python float for a 0-d result (as for the seed's numbers), else the array."""
+    return t.data if t.data.ndim else t.data.item()
+
+
+class _GraphLayer:
+    """Keeps the output and the input leaves of the last forward, and differentiates through them."""
+
+    def _record(self, out: Tensor, *inputs: Tensor):
+        self._out, self._inputs = out, inputs
+        return _value(out)
+
+    def _backward(self, dout):
+        if getattr(self, "_out", None) is None:
+            raise RuntimeError(f"{type(self).__name__}.backward: call forward first")
+        grads = autograd.grad(self._out, list(self._inputs), grad_outputs=dout)
+        return tuple(_value(g) for g in grads)
+
+
+class MulLayer(_GraphLayer):
+    """``x * y``; backward gives ``(dout * y, dout * x)``, from the graph.
+
+    >>> layer = MulLayer()
+    >>> layer.forward(100, 2)
+    200.0
+    >>> layer.backward(1)
+    (2.0, 100.0)
+    """
+
+    def __init__(self):
+        self.x = None
+        self.y = None
+
+    def forward(self, x, y):
+        self.x, self.y = x, y
+        x, y = Tensor(x), Tensor(y)
+        return self._record(x * y, x, y)
+
+    def backward(self, dout):
+        return self._backward(dout)
+
+
+class AddLayer(_GraphLayer):
+    """``x + y``; backward gives ``(dout, dout)``, from the graph.
+
+    >>> layer = AddLayer()
+    >>> layer.forward(200, 450)
+    650.0
+    >>> layer.backward(1.1)
+    (1.1, 1.1)
+    """
+
+    def forward(self, x, y):
+        x, y = Tensor(x), Tensor(y)
+        return self._record(x + y, x, y)
+
+    def backward(self, dout):
+        return self._backward(dout)
+
+
+class Relu(_GraphLayer):
+    """``max(x, 0)``, keeping the seed's ``mask`` (``x <= 0``); backward zeroes ``dout`` where the mask is set.
+
+    Unlike the seed's, ``backward`` leaves ``dout`` unchanged.
+
+    >>> layer = Relu()
+    >>> layer.forward(np.array([[1.0, -0.5], [-2.0, 3.0]]))
+    array([[1., 0.],
+           [0., 3.]])
+    >>> layer.mask
+    array([[False,  True],
+           [ True, False]])
+    >>> layer.backward(np.ones((2, 2)))
+    array([[1., 0.],
+           [0., 1.]])
+    """
+
+    def __init__(self):
+        self.mask = None
+
+    def forward(self, x):
+        x = Tensor(x)
+        self.mask = x.data <= 0
+        return self._record(autograd.relu(x), x)
+
+    def backward(self, dout):
+        return self._backward(dout)[0]
+
+
+class Sigmoid(_GraphLayer):
+    """``1 / (1 + exp(-x))``, keeping the output as ``out``; backward gives ``dout * out * (1 - out)``.
+
+    >>> layer = Sigmoid()
+    >>> layer.forward(np.array([0.0]))
+    array([0.5])
+    >>> layer.backward(np.array([1.0]))
+    array([0.25])
+    """
+
+    def __init__(self):
+        self.out = None
+
+    def forward(self, x):
+        x = Tensor(x)
+        out = autograd.sigmoid(x)
+        self.out = out.data
+        return self._record(out, x)
+
+    def backward(self, dout):
+        return self._backward(dout)[0]
+
+
+class Affine(_GraphLayer):
+    """``x @ W + b`` on the arrays ``W`` and ``b`` it is given (shared, not copied, as in the seed).
+
+    ``backward(dout)`` returns ``dx`` and stores ``dW`` and ``db``, all read from the graph.
+
+    >>> layer = Affine(np.ones((2, 3)), np.zeros(3))
+    >>> layer.forward(np.array([[1.0, 2.0], [3.0, 4.0]]))
+    array([[3., 3., 3.],
+           [7., 7., 7.]])
+    >>> dx = layer.backward(np.array([[1, 2, 3], [4, 5, 6]]))
+    >>> layer.db
+    array([5., 7., 9.])
+    """
+
+    def __init__(self, W, b):
+        self.W = W
+        self.b = b
+        self.x = None
+        self.dW = None
+        self.db = None
+
+    def forward(self, x):
+        self.x = x
+        # Wrapped anew on each call, so the layer always computes with the arrays self.W and self.b hold.
+        x, W, b = Tensor(x), Tensor(self.W), Tensor(self.b)
+        return self._record(autograd.matmul(x, W) + b, x, W, b)
+
+    def backward(self, dout):
+        dx, self.dW, self.db = self._backward(dout)
+        return dx
+
+
+class SoftmaxWithLoss(_GraphLayer):
+    """Softmax and cross-entropy: ``forward(x, t)`` returns the mean loss; backward gives ``(y - t) / N``.
+
+    Keeps ``loss``, ``y`` (the softmax output) and ``t`` (labels or one-hot rows), as the seed does.
+    The loss is the exact log-softmax form (the seed adds ``1e-7`` inside its log).
+
+    >>> layer = SoftmaxWithLoss()
+    >>> round(float(layer.forward(np.array([[0.0, 0.0]]), np.array([[1.0, 0.0]]))), 4)
+    0.6931
+    >>> layer.backward()
+    array([[-0.5,  0.5]])
+    """
+
+    def __init__(self):
+        self.loss = None
+        self.y = None
+        self.t = None
+
+    def forward(self, x, t):
+        self.t = t
+        x = Tensor(x)
+        with autograd.no_grad():
+            self.y = autograd.softmax(x, axis=-1).data
+        loss = autograd.softmax_cross_entropy(x, t)
+        self.loss = self._record(loss, x)
+        return self.loss
+
+    def backward(self, dout=1):
+        return self._backward(dout)[0]

@@ -1,0 +1,173 @@
+"""Layers built from autograd ops (`Linear`/`Affine`, `ReLU`, `Sigmoid`, `Tanh`, `Sequential`); none has a backward.
+
+Their gradients come from the graph their forward records. The seed's hand-written forward/backward
+interface lives in `nn.compat`; the loss layer in `nn.losses`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+import autograd
+from autograd import Tensor
+
+from . import init
+from .module import Module, Parameter
+
+__all__ = ["Linear", "Affine", "ReLU", "Sigmoid", "Tanh", "Sequential"]
+
+
+class Linear(Module):
+    """``x @ weight + bias``: the seed's Affine layer, with weight (in_features, out_features) and bias (out_features,).
+
+    Args:
+        in_features, out_features: the sizes of an input row and an output row.
+        weight_init: the weights' std: a number (the seed's 0.01), ``"he"`` or ``"xavier"`` (see
+            `nn.init.std_for`). Biases start at zero.
+        rng: an int seed or an `np.random.Generator` for the weights (never NumPy's global state).
+        dtype: the parameters' dtype (float64, or float32 for a float32 network).
+        name: the label of the nodes it records (see `nn.module`).
+
+    >>> layer = Linear(3, 2, rng=0)
+    >>> y = layer(np.ones((4, 3)))
+    >>> y.shape, y.node.module, layer.weight.shape, layer.bias.shape
+    ((4, 2), 'Linear', (3, 2), (2,))
+    """
+
+    def __init__(self, in_features: int, out_features: int, *, weight_init=0.01, rng=None,
+                 dtype=np.float64, name: str | None = None):
+        super().__init__(name)
+        for what, size in (("in_features", in_features), ("out_features", out_features)):
+            if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+                raise ValueError(f"{type(self).__name__}: {what} must be a positive int, got {size!r}")
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.weight = Parameter(init.normal((in_features, out_features), weight_init, init.make_rng(rng), dtype),
+                                name="W")
+        self.bias = Parameter(init.zeros(out_features, dtype), name="b")
+
+    def forward(self, x):
+        shape = x.shape if isinstance(x, (Tensor, np.ndarray)) else np.shape(x)
+        if not shape or shape[-1] != self.in_features:
+            raise ValueError(
+                f"{self.name}: expected inputs with {self.in_features} features in the last dimension, "
+                f"got shape {shape}"
+            )
+        return autograd.matmul(x, self.weight) + self.bias
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.in_features}, {self.out_features}, dtype={self.weight.dtype})"
+
+
+Affine = Linear
+"""The seed's name for `Linear`: the same class."""
+
+
+class ReLU(Module):
+    """``max(x, 0)``; its gradient is 0 where ``x <= 0`` (the seed's mask).
+
+    >>> ReLU()(np.array([-1.0, 0.0, 2.0])).data
+    array([0., 0., 2.])
+    """
+
+    def forward(self, x):
+        return autograd.relu(x)
+
+
+class Sigmoid(Module):
+    """``1 / (1 + exp(-x))``; its gradient is ``y (1 - y)``.
+
+    >>> Sigmoid()(np.array([0.0])).data
+    array([0.5])
+    """
+
+    def forward(self, x):
+        return autograd.sigmoid(x)
+
+
+class Tanh(Module):
+    """``tanh(x)``; its gradient is ``1 - y²``.
+
+    >>> Tanh()(np.array([0.0])).data
+    array([0.])
+    """
+
+    def forward(self, x):
+        return autograd.tanh(x)
+
+
+class Sequential(Module):
+    """Layers applied in order, held as an ordered mapping from name to layer, like the seed's OrderedDict.
+
+    Build it from layers (each named by its class and a count per class: ``Linear1``, ``ReLU1``,
+    ``Linear2``) or from a mapping of names to layers. Like a dict, iterating gives the names, and
+    ``keys()``, ``values()``, ``items()`` and ``seq[name]`` work; ``seq[i]`` gives the i-th layer.
+    Called as the root it adds no level to the node labels, so each layer is labelled by its own name.
+
+    >>> seq = Sequential(Linear(4, 3, rng=0), ReLU(), Linear(3, 2, rng=1))
+    >>> list(seq), seq[1] is seq["ReLU1"]
+    (['Linear1', 'ReLU1', 'Linear2'], True)
+    >>> out = seq(np.ones((5, 4)))
+    >>> out.shape, out.node.module
+    ((5, 2), 'Linear2')
+    """
+
+    _container = True
+
+    def __init__(self, *layers, name: str | None = None):
+        super().__init__(name)
+        if len(layers) == 1 and isinstance(layers[0], Mapping) and not isinstance(layers[0], Module):
+            named = list(layers[0].items())
+        else:
+            counts = {}
+            named = []
+            for layer in layers:
+                kind = type(layer).__name__
+                counts[kind] = counts.get(kind, 0) + 1
+                named.append((f"{kind}{counts[kind]}", layer))
+        for key, layer in named:
+            if not isinstance(layer, Module):
+                raise TypeError(f"Sequential: layer {key!r} is a {type(layer).__name__}, not an nn.Module")
+            self.register(key, layer)
+
+    def forward(self, x):
+        for layer in self._members.values():
+            x = layer(x)
+        return x
+
+    def __getitem__(self, key):
+        if isinstance(key, (int, np.integer)):
+            layers = list(self._members.values())
+            if not -len(layers) <= key < len(layers):
+                raise IndexError(f"Sequential: index {key} is out of range for {len(layers)} layers")
+            return layers[key]
+        try:
+            return self._members[key]
+        except KeyError:
+            raise KeyError(f"Sequential has no layer {key!r}; its layers are {list(self._members)}") from None
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+    def __iter__(self):
+        return iter(self._members)
+
+    def __contains__(self, key) -> bool:
+        return key in self._members
+
+    def keys(self):
+        return self._members.keys()
+
+    def values(self):
+        return self._members.values()
+
+    def items(self):
+        return self._members.items()
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{key}={layer!r}" for key, layer in self._members.items())
+        return f"Sequential({inner})"
+
+
+Mapping.register(Sequential)

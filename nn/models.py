@@ -1,0 +1,236 @@
+"""Whole networks with the seed's interface: `MLP` and `TwoLayerNet` (``params``, ``layers``, ``lastLayer``, ``gradient``).
+
+The ``params`` dict of the seed is a `ParameterArrays` view: it hands out the arrays the layers compute
+with, so ``network.params[key] -= lr * grad[key]`` trains the network, and assigning a new array copies
+it into the parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+
+import numpy as np
+
+import autograd
+from autograd import Tensor
+
+from . import init
+from .layers import Linear, ReLU, Sequential, Sigmoid, Tanh
+from .losses import SoftmaxWithLoss
+from .module import Module, Parameter
+
+__all__ = ["MLP", "TwoLayerNet", "ParameterArrays", "ACTIVATIONS"]
+
+ACTIVATIONS = {"relu": (ReLU, "Relu"), "sigmoid": (Sigmoid, "Sigmoid"), "tanh": (Tanh, "Tanh")}
+"""Activation name -> (layer class, the seed-style name prefix of its layers: ``Relu1``, ``Sigmoid1``)."""
+
+
+class ParameterArrays(MutableMapping):
+    """The seed's ``params`` dict over Parameters: reading gives each Parameter's array, writing copies into it.
+
+    Keys are fixed (the network's parameter names); a new value must have the parameter's shape and is
+    cast to its dtype. ``tensor(key)`` gives the Parameter itself.
+
+    >>> w = Parameter(np.zeros(2))
+    >>> params = ParameterArrays({"W1": w})
+    >>> params["W1"] -= 1.0           # in place: the seed's update
+    >>> params["W1"] = np.array([5, 6])
+    >>> w.data
+    array([5., 6.])
+    >>> params["W1"] = np.zeros(3)
+    Traceback (most recent call last):
+    ...
+    ValueError: params['W1']: a new value of shape (3,) does not fit the parameter's shape (2,)
+    """
+
+    def __init__(self, parameters):
+        self._parameters = dict(parameters)
+
+    def tensor(self, key: str) -> Parameter:
+        """The Parameter stored under ``key``."""
+        return self._parameters[self._known(key)]
+
+    def _known(self, key):
+        if key not in self._parameters:
+            raise KeyError(f"params has no entry {key!r}; its entries are {list(self._parameters)}")
+        return key
+
+    def __getitem__(self, key) -> np.ndarray:
+        return self._parameters[self._known(key)].data
+
+    def __setitem__(self, key, value) -> None:
+        param = self._parameters[self._known(key)]
+        array = value.data if isinstance(value, Tensor) else value
+        if array is param.data:  # `params[key] -= ...` already updated it in place
+            return
+        array = np.asarray(array)
+        if array.dtype.kind not in "biuf":
+            raise TypeError(f"params[{key!r}]: a new value must be numeric, got dtype {array.dtype}")
+        if array.shape != param.shape:
+            raise ValueError(
+                f"params[{key!r}]: a new value of shape {array.shape} does not fit the parameter's shape {param.shape}"
+            )
+        if param.data.flags.writeable:
+            np.copyto(param.data, array, casting="unsafe")
+        else:
+            param.data = np.array(array, dtype=param.dtype)
+
+    def __delitem__(self, key) -> None:
+        raise TypeError(f"params: cannot remove {key!r}; the network's layers use it")
+
+    def __iter__(self):
+        return iter(self._parameters)
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{key!r}: array{p.shape}" for key, p in self._parameters.items())
+        return f"ParameterArrays({{{inner}}})"
+
+
+class MLP(Module):
+    """A fully connected classifier: Affine layers with an activation between them and a softmax-with-loss.
+
+    ``sizes`` lists the layer widths, input first (``[784, 100, 100, 10]``). The layers are named as
+    the seed names them (``Affine1``, ``Relu1``, ``Affine2``, ...), the loss ``SoftmaxWithLoss``, and
+    the parameters ``W1``, ``b1``, ``W2``, ... in ``params``, `named_parameters` and saved files.
+
+    Args:
+        sizes: at least two positive layer widths.
+        activation: ``"relu"``, ``"sigmoid"`` or ``"tanh"``.
+        weight_init: the weights' std (a number, ``"he"`` or ``"xavier"``); by default He for ReLU and
+            Xavier for sigmoid and tanh, as the book's chapter 6 recommends.
+        rng: an int seed or an `np.random.Generator` (weights are drawn layer by layer from it).
+        dtype: float64 (default) or float32; inputs of another dtype are converted to it.
+
+    The seed's methods: `predict` (scores), `loss` (a float), `accuracy`, `numerical_gradient`,
+    `gradient` (dicts keyed like ``params``). Graph-level: calling the network gives the score Tensor,
+    `loss_tensor` the loss Tensor to call ``backward()`` on.
+
+    >>> net = MLP([4, 8, 8, 3], rng=0)
+    >>> list(net.layers), list(net.params)
+    (['Affine1', 'Relu1', 'Affine2', 'Relu2', 'Affine3'], ['W1', 'b1', 'W2', 'b2', 'W3', 'b3'])
+    >>> x, t = np.ones((2, 4)), np.array([0, 2])
+    >>> {key: grad.shape for key, grad in net.gradient(x, t).items()}["W3"]
+    (8, 3)
+    """
+
+    _container = True
+
+    def __init__(self, sizes, activation: str = "relu", weight_init=None, rng=None, dtype=np.float64,
+                 name: str | None = None):
+        super().__init__(name)
+        sizes = [int(s) for s in sizes]
+        if len(sizes) < 2 or min(sizes) < 1:
+            raise ValueError(f"{type(self).__name__}: sizes must be at least two positive widths, got {sizes}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(
+                f"{type(self).__name__}: activation {activation!r} is not one of {sorted(ACTIVATIONS)}"
+            )
+        activation_class, prefix = ACTIVATIONS[activation]
+        if weight_init is None:
+            weight_init = "he" if activation == "relu" else "xavier"
+        self.dtype = np.dtype(dtype)
+        if self.dtype.kind != "f":
+            raise TypeError(f"{type(self).__name__}: dtype must be a float dtype, got {self.dtype}")
+        rng = init.make_rng(rng)  # one Generator, drawn from layer by layer
+        layers = {}
+        for index, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
+            affine = Linear(n_in, n_out, weight_init=weight_init, rng=rng, dtype=self.dtype)
+            affine.weight.name, affine.bias.name = f"W{index}", f"b{index}"
+            # Registered first, so the state dict and saved files use the seed's names W1, b1, ...
+            self.register(f"W{index}", affine.weight)
+            self.register(f"b{index}", affine.bias)
+            layers[f"Affine{index}"] = affine
+            if index < len(sizes) - 1:
+                layers[f"{prefix}{index}"] = activation_class()
+        self.sizes = sizes
+        self.activation = activation
+        self.layers = Sequential(layers)
+        self.lastLayer = SoftmaxWithLoss(name="SoftmaxWithLoss")
+        self.params = ParameterArrays(
+            (key, param) for key, param in self._members.items() if isinstance(param, Parameter)
+        )
+
+    def _as_input(self, x):
+        """``x`` as the network computes with it: float arrays of its dtype pass through uncopied."""
+        if isinstance(x, Tensor) or (isinstance(x, np.ndarray) and x.dtype == self.dtype):
+            return x
+        return np.asarray(x, dtype=self.dtype)
+
+    def forward(self, x) -> Tensor:
+        """The scores (N, C) as a Tensor, recording the graph (``network(x)`` calls this)."""
+        x = self._as_input(x)
+        for layer in self.layers.values():
+            x = layer(x)
+        return x
+
+    def loss_tensor(self, x, t) -> Tensor:
+        """The mean softmax-with-loss over the batch, as a 0-d Tensor with its graph (for ``backward()``)."""
+        return self.lastLayer(self.forward(x), t)
+
+    def predict(self, x) -> np.ndarray:
+        """The scores (N, C) as an ndarray, recording nothing."""
+        with autograd.no_grad():
+            return self.forward(x).data
+
+    def loss(self, x, t) -> float:
+        """The mean loss over the batch as a float, recording nothing (the seed's ``loss``)."""
+        with autograd.no_grad():
+            return self.loss_tensor(x, t).item()
+
+    def accuracy(self, x, t) -> float:
+        """The fraction of rows whose highest score is the label; ``t`` holds labels (N,) or one-hot rows."""
+        y = np.argmax(self.predict(x), axis=1)
+        t = np.asarray(t.data if isinstance(t, Tensor) else t)
+        if t.ndim != 1:
+            t = np.argmax(t, axis=1)
+        return float(np.sum(y == t)) / float(y.shape[0])
+
+    def numerical_gradient(self, x, t) -> dict:
+        """Central differences of `loss` for every parameter, as the seed computes them (slow: 2 losses each)."""
+        loss_W = lambda W: self.loss(x, t)  # noqa: E731 - the seed's form: the loss reads the perturbed params
+        return {key: autograd.numerical_gradient(loss_W, self.params.tensor(key)) for key in self.params}
+
+    def gradient(self, x, t) -> dict:
+        """The gradient of the loss for every parameter, from one backward pass over the recorded graph.
+
+        Returns new arrays each call (``.grad`` of the parameters is left alone, so nothing accumulates).
+        """
+        keys = list(self.params)
+        grads = autograd.grad(self.loss_tensor(x, t), [self.params.tensor(key) for key in keys])
+        # A gradient may be a view (a bias's batch sum is reshaped); the caller gets arrays of its own.
+        return {key: g.data if g.data.flags.owndata else g.data.copy() for key, g in zip(keys, grads)}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.sizes}, activation={self.activation!r}, dtype={self.dtype})"
+
+
+class TwoLayerNet(MLP):
+    """The seed's two-layer network: Affine1, Relu1, Affine2 and a SoftmaxWithLoss, with its interface.
+
+    Args:
+        input_size, hidden_size, output_size: the seed's sizes (784, 50, 10 for MNIST).
+        weight_init_std: the weights' std (the seed's 0.01), or ``"he"`` / ``"xavier"``.
+        rng: an int seed or an `np.random.Generator`; W1 is drawn before W2, as in the seed.
+        dtype: float64 (default) or float32.
+
+    >>> net = TwoLayerNet(4, 5, 3, rng=0)
+    >>> sorted(net.params), list(net.layers), type(net.lastLayer).__name__
+    (['W1', 'W2', 'b1', 'b2'], ['Affine1', 'Relu1', 'Affine2'], 'SoftmaxWithLoss')
+    >>> x, t = np.ones((2, 4)), np.array([[1, 0, 0], [0, 0, 1]])
+    >>> grads = net.gradient(x, t)
+    >>> net.params["W1"] -= 0.1 * grads["W1"]    # updates the array Affine1 computes with
+    >>> net.params["W1"] is net.layers["Affine1"].weight.data
+    True
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, output_size: int, weight_init_std=0.01,
+                 rng=None, dtype=np.float64):
+        super().__init__([input_size, hidden_size, output_size], activation="relu",
+                         weight_init=weight_init_std, rng=rng, dtype=dtype)
+
+    def __repr__(self) -> str:
+        input_size, hidden_size, output_size = self.sizes
+        return f"TwoLayerNet({input_size}, {hidden_size}, {output_size}, dtype={self.dtype})"

@@ -1,0 +1,353 @@
+"""`Module` (parameters and submodules registered on assignment, state dicts, safe .npz files) and `Parameter`.
+
+Layers live in `nn.layers`, losses in `nn.losses`, whole networks in `nn.models`.
+
+Names. A module's ``name`` labels every Node its forward records (``node.module``), which is what `viz`
+groups into one cluster per layer. It is the ``name=`` given to the constructor, else the key under which a
+parent registered it (its attribute name, or its key in a `Sequential`), else its class name. Nested calls
+join names with ``.``, except that a *container* (`Sequential`, `TwoLayerNet`, `MLP`) called as the root
+adds no level of its own: a TwoLayerNet's nodes read ``Affine1``, ``Relu1``, ``Affine2``,
+``SoftmaxWithLoss``, as in the seed's figures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+from autograd import Tensor, module_scope
+
+__all__ = ["Parameter", "Module", "FORMAT", "FORMAT_VERSION", "METADATA_KEY"]
+
+FORMAT = "graphgrad.nn"
+FORMAT_VERSION = 1
+METADATA_KEY = "__graphgrad_metadata__"
+"""The entry of a saved .npz holding the metadata: UTF-8 JSON bytes as a uint8 array (never pickled)."""
+
+
+class Parameter(Tensor):
+    """A Tensor that a `Module` registers as a parameter when it is assigned as an attribute.
+
+    It always requires grad. Its ``data`` is used in place by the layers, so updating ``param.data``
+    in place (``-=``, as the seed's training loop does) changes what the network computes.
+
+    >>> w = Parameter(np.zeros((2, 3)), name="W")
+    >>> w.requires_grad, w.shape, w.name
+    (True, (2, 3), 'W')
+    """
+
+    __slots__ = ()
+
+    def __init__(self, data, name: str | None = None, dtype=None):
+        super().__init__(data, requires_grad=True, name=name, dtype=dtype)
+
+
+class Module:
+    """Base class of layers and networks: subclasses assign Parameters and Modules, and define ``forward``.
+
+    Assigning a `Parameter` or a `Module` to an attribute registers it under the attribute's name, in
+    the order of assignment; `named_parameters` walks them depth first with dotted names
+    (``"Affine1.weight"``), each shared Parameter once, under its first name. Calling the module runs
+    ``forward`` inside ``autograd.module_scope(self.name)`` (see the module docstring for names).
+
+    Args:
+        name: the label of this module's nodes, overriding the key its parent gives it.
+
+    >>> class Scale(Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.factor = Parameter(np.array([2.0]))
+    ...     def forward(self, x):
+    ...         return x * self.factor
+    >>> scale = Scale()
+    >>> y = scale(np.array([3.0]))
+    >>> y.data, y.node.module, [name for name, _ in scale.named_parameters()]
+    (array([6.]), 'Scale', ['factor'])
+    """
+
+    # A container called as the root opens no scope, so its children's names are the labels.
+    _container = False
+
+    def __init__(self, name: str | None = None):
+        if name is not None and (not isinstance(name, str) or not name):
+            raise ValueError(f"{type(self).__name__}: name must be a non-empty string, got {name!r}")
+        state = self.__dict__
+        state["_members"] = {}  # key -> Parameter or Module, in the order of assignment
+        state["_name"] = name
+        state["_key"] = None  # the key under which a parent registered this module
+
+    # --- registration -------------------------------------------------------------------------------
+    def __setattr__(self, key: str, value) -> None:
+        members = self.__dict__.get("_members")
+        if members is None:
+            if isinstance(value, (Parameter, Module)):
+                raise RuntimeError(
+                    f"{type(self).__name__}: assigning {key!r} before Module.__init__() ran; "
+                    "call super().__init__() first in __init__"
+                )
+        elif isinstance(value, (Parameter, Module)):
+            self.register(key, value)
+        else:
+            members.pop(key, None)
+        object.__setattr__(self, key, value)
+
+    def __delattr__(self, key: str) -> None:
+        self._members.pop(key, None)
+        object.__delattr__(self, key)
+
+    def register(self, key: str, value) -> None:
+        """Register a `Parameter` or `Module` under ``key`` without making an attribute (`Sequential` uses this).
+
+        A Parameter without a name takes ``key`` as its name; a Module remembers ``key`` as its default name.
+        Re-registering a key keeps its place in the order.
+
+        Raises:
+            ValueError: ``key`` is empty or contains a ``.`` (the separator of dotted names).
+            TypeError: ``value`` is neither a Parameter nor a Module.
+        """
+        if not isinstance(key, str) or not key or "." in key:
+            raise ValueError(f"{type(self).__name__}: {key!r} cannot name a member (non-empty, no '.')")
+        if isinstance(value, Module):
+            value.__dict__["_key"] = key
+        elif isinstance(value, Parameter):
+            if value.name is None:
+                value.name = key
+        else:
+            raise TypeError(f"{type(self).__name__}: can register a Parameter or a Module, got {type(value).__name__}")
+        self._members[key] = value
+
+    @property
+    def name(self) -> str:
+        """The label of this module's nodes: its ``name=``, else its key in the parent, else its class name."""
+        return self._name or self._key or type(self).__name__
+
+    @name.setter
+    def name(self, value: str) -> None:
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"{type(self).__name__}: name must be a non-empty string, got {value!r}")
+        self.__dict__["_name"] = value
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+    # --- calling ------------------------------------------------------------------------------------
+    def __call__(self, *args, **kwargs):
+        if self._container and self._name is None and self._key is None:
+            return self.forward(*args, **kwargs)
+        with module_scope(self.name):
+            return self.forward(*args, **kwargs)
+
+    def forward(self, *args, **kwargs):
+        """The computation, from autograd ops; subclasses define it (calling the module runs it)."""
+        raise NotImplementedError(f"{type(self).__name__} does not define forward()")
+
+    # --- parameters ---------------------------------------------------------------------------------
+    def named_parameters(self, prefix: str = ""):
+        """``(dotted_name, Parameter)`` pairs, depth first in the order of assignment, each Parameter once.
+
+        >>> from nn import Linear
+        >>> [(name, p.shape) for name, p in Linear(3, 2, rng=0).named_parameters()]
+        [('weight', (3, 2)), ('bias', (2,))]
+        """
+        seen = set()
+        pairs = []
+        # Depth first with an explicit stack of iterators, so deep nesting cannot hit the recursion limit.
+        frames = [(prefix, iter(self._members.items()))]
+        while frames:
+            base, items = frames[-1]
+            item = next(items, None)
+            if item is None:
+                frames.pop()
+                continue
+            key, member = item
+            dotted = f"{base}.{key}" if base else key
+            if isinstance(member, Module):
+                if id(member) not in seen:
+                    seen.add(id(member))
+                    frames.append((dotted, iter(member._members.items())))
+            elif id(member) not in seen:
+                seen.add(id(member))
+                pairs.append((dotted, member))
+        return pairs
+
+    def parameters(self) -> list:
+        """The Parameters of `named_parameters`, in the same order (a new list each call)."""
+        return [param for _, param in self.named_parameters()]
+
+    def zero_grad(self) -> None:
+        """Forget every parameter's gradient (each ``.grad`` becomes None)."""
+        for param in self.parameters():
+            param.grad = None
+
+    # --- state dicts --------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """A dict from dotted parameter name to a copy of its array, in `named_parameters` order.
+
+        >>> from nn import Linear
+        >>> {name: a.shape for name, a in Linear(3, 2, rng=0).state_dict().items()}
+        {'weight': (3, 2), 'bias': (2,)}
+        """
+        return {name: param.data.copy() for name, param in self.named_parameters()}
+
+    def load_state_dict(self, state) -> None:
+        """Copy the arrays of ``state`` into the parameters, in place, after checking all of them.
+
+        The parameters keep their arrays (anything sharing them sees the new values) and their dtype.
+        Nothing is changed unless every entry is present, expected, numeric and of the right shape.
+
+        Raises:
+            ValueError: naming the missing entries, the unexpected ones and the wrongly shaped ones.
+            TypeError: an entry is not a numeric array.
+
+        >>> from nn import Linear
+        >>> layer = Linear(3, 2, rng=0)
+        >>> layer.load_state_dict({"weight": np.zeros((3, 2))})
+        Traceback (most recent call last):
+        ...
+        ValueError: Linear.load_state_dict: missing entries ['bias']
+        """
+        who = f"{type(self).__name__}.load_state_dict"
+        params = dict(self.named_parameters())
+        missing = [name for name in params if name not in state]
+        unexpected = [name for name in state if name not in params]
+        arrays, wrong_shapes = {}, []
+        for name, param in params.items():
+            if name not in state:
+                continue
+            value = state[name]
+            array = np.asarray(value.data if isinstance(value, Tensor) else value)
+            if array.dtype.kind not in "biuf":
+                raise TypeError(f"{who}: entry {name!r} has dtype {array.dtype}; expected a numeric array")
+            if array.shape != param.shape:
+                wrong_shapes.append(f"{name} {array.shape} (the parameter is {param.shape})")
+            arrays[name] = array
+        problems = []
+        if missing:
+            problems.append(f"missing entries {missing}")
+        if unexpected:
+            problems.append(f"unexpected entries {unexpected}")
+        if wrong_shapes:
+            problems.append("wrong shapes: " + ", ".join(wrong_shapes))
+        if problems:
+            raise ValueError(f"{who}: " + "; ".join(problems))
+        for name, array in arrays.items():
+            param = params[name]
+            if param.data.flags.writeable:
+                np.copyto(param.data, array, casting="unsafe")
+            else:
+                param.data = np.array(array, dtype=param.dtype)
+
+    # --- files --------------------------------------------------------------------------------------
+    def save(self, path) -> None:
+        """Write the parameters to the .npz file ``path`` (exactly that name), with a metadata entry.
+
+        The metadata (format, version, class, parameter names, shapes and dtypes) is JSON stored as a
+        uint8 array, so the file holds only plain numeric arrays and `load` never needs pickle. The
+        file is written next to its destination and renamed into place, so it is never half written.
+        """
+        state = {name: param.data for name, param in self.named_parameters()}
+        if METADATA_KEY in state:
+            raise ValueError(f"{type(self).__name__}.save: a parameter is named {METADATA_KEY!r}, the metadata entry")
+        metadata = {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "class": type(self).__name__,
+            "parameters": [[name, list(array.shape), array.dtype.str] for name, array in state.items()],
+        }
+        state[METADATA_KEY] = np.frombuffer(json.dumps(metadata).encode("utf-8"), dtype=np.uint8)
+        path = os.fspath(path)
+        directory = os.path.dirname(os.path.abspath(path))
+        handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
+        try:
+            with os.fdopen(handle, "wb") as file:
+                np.savez(file, **state)
+            os.replace(temporary, path)
+        except BaseException:
+            os.unlink(temporary)
+            raise
+
+    def load(self, path):
+        """Load parameters written by `save` from ``path``; returns ``self``.
+
+        The file is read with ``allow_pickle=False``, so it can never run code. It is refused, with the
+        file named, if it is not an .npz archive, if an entry is an object array (which only pickle could
+        read), if it lacks the metadata entry or its metadata disagrees with its arrays, or (through
+        `load_state_dict`) if its parameters do not fit this module.
+
+        Raises:
+            ValueError: the file is not a graphgrad weights file that fits this module.
+        """
+        path = os.fspath(path)
+        who = f"{type(self).__name__}.load: {path}"
+        try:
+            archive = np.load(path, allow_pickle=False)
+        except ValueError as exc:  # a pickle, or a .npy holding objects
+            raise ValueError(f"{who} is not a graphgrad .npz weights file ({exc})") from None
+        except zipfile.BadZipFile as exc:
+            raise ValueError(f"{who} is a damaged .npz archive ({exc})") from None
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise ValueError(f"{who} holds a single array, not a graphgrad .npz weights file")
+        with archive:
+            arrays = {}
+            for key in archive.files:
+                try:
+                    arrays[key] = archive[key]
+                except ValueError as exc:
+                    if "allow_pickle" in str(exc):
+                        raise ValueError(
+                            f"{who}: entry {key!r} is an object array; refusing it, because reading it "
+                            "would unpickle data, which can run code"
+                        ) from None
+                    raise ValueError(f"{who}: entry {key!r} cannot be read ({exc})") from None
+                except (zipfile.BadZipFile, OSError, EOFError) as exc:
+                    raise ValueError(f"{who}: entry {key!r} is damaged ({exc})") from None
+        metadata = _read_metadata(arrays.pop(METADATA_KEY, None), who)
+        _check_metadata(metadata, arrays, who)
+        self.load_state_dict(arrays)
+        return self
+
+
+def _read_metadata(entry, who: str) -> dict:
+    if entry is None:
+        raise ValueError(f"{who} has no {METADATA_KEY!r} entry: it was not written by Module.save")
+    if entry.dtype != np.uint8 or entry.ndim != 1:
+        raise ValueError(f"{who}: the metadata entry must be a 1-d uint8 array, got {entry.dtype} {entry.shape}")
+    try:
+        metadata = json.loads(entry.tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{who}: the metadata entry is not UTF-8 JSON ({exc})") from None
+    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
+        raise ValueError(f"{who}: the metadata does not declare format {FORMAT!r}")
+    if metadata.get("version") != FORMAT_VERSION:
+        raise ValueError(
+            f"{who}: format version {metadata.get('version')!r} is not supported (this graphgrad reads {FORMAT_VERSION})"
+        )
+    return metadata
+
+
+def _check_metadata(metadata: dict, arrays: dict, who: str) -> None:
+    """The metadata must list exactly the file's arrays, with their shapes and float dtypes."""
+    listed = metadata.get("parameters")
+    try:
+        declared = {name: tuple(shape) for name, shape, _ in listed}
+    except (TypeError, ValueError):
+        raise ValueError(f"{who}: the metadata's parameter list is malformed") from None
+    problems = []
+    undeclared = [name for name in arrays if name not in declared]
+    absent = [name for name in declared if name not in arrays]
+    if undeclared:
+        problems.append(f"arrays not in the metadata {undeclared}")
+    if absent:
+        problems.append(f"metadata entries with no array {absent}")
+    for name, shape in declared.items():
+        if name in arrays and arrays[name].shape != shape:
+            problems.append(f"{name} is {arrays[name].shape} but the metadata says {shape}")
+    for name, array in arrays.items():
+        if array.dtype.kind != "f":
+            problems.append(f"{name} has dtype {array.dtype}, not float")
+    if problems:
+        raise ValueError(f"{who}: the file disagrees with its metadata: " + "; ".join(problems))
