@@ -125,9 +125,14 @@ NEG = Op("neg", symbol="−",
          forward=lambda x: -x,
          vjp=lambda g, out, x: -g)
 
-POW = Op("pow", symbol="**",
-         forward=lambda x, exponent: x ** exponent,
-         vjp=lambda g, out, x, exponent: g * exponent * x ** (exponent - 1))
+
+def _pow_vjp(g, out, x, exponent):
+    if exponent == 0:  # x ** 0 is constant; x ** -1 would divide by zero at x = 0
+        return g * 0.0
+    return g * exponent * x ** (exponent - 1)
+
+
+POW = Op("pow", symbol="**", forward=lambda x, exponent: x ** exponent, vjp=_pow_vjp)
 
 
 # --- matmul: np.dot on 1-d and 2-d operands -------------------------------------------------------------
