@@ -1,0 +1,164 @@
+"""Train the seed's two-layer network (784-50-10) on MNIST with graphgrad, optionally beside the hand-written layers.
+
+The seed's recipe is the default: 10000 steps of SGD at learning rate 0.1 on batches of 100 drawn with
+replacement (the book's ``choice(train_size, batch_size)``), weights of std 0.01. It prints train and test
+accuracy once per epoch (train_size / batch_size steps), a summary with the wall time, and draws the loss
+and accuracy curves to ``<out>/train_mnist.png``. The full recipe ends near 97% test accuracy. With
+``--compare-seed`` the seed's hand-written NumPy layers (`benchmarks.seed_layers`) train from the same
+initial weights on the same batches, and both final accuracies and their difference are printed.
+
+    GRAPHGRAD_DATA=/path/to/mnist python -m demos.train_mnist --compare-seed
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+from tqdm import tqdm
+
+from benchmarks.seed_layers import SeedTwoLayerNet
+from nn import TwoLayerNet
+from nn.data import sample_batch
+from nn.datasets import load_mnist
+from nn.optim import OPTIMIZERS
+
+SEED_LR = 0.1  # the seed's learning rate for SGD; other optimizers default to the book's chapter 6 values
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iterations", type=int, default=10000, help="training steps (10000)")
+    parser.add_argument("--batch-size", type=int, default=100, help="images per step (100)")
+    parser.add_argument("--lr", type=float, default=None,
+                        help="learning rate (the seed's 0.1 for sgd, the book's default for the others)")
+    parser.add_argument("--optimizer", choices=list(OPTIMIZERS), default="sgd", help="nn.optim class (sgd)")
+    parser.add_argument("--hidden-size", type=int, default=50, help="hidden units (50)")
+    parser.add_argument("--weight-init-std", type=float, default=0.01, help="std of the initial weights (0.01)")
+    parser.add_argument("--dtype", choices=["float64", "float32"], default="float64", help="float64")
+    parser.add_argument("--seed", type=int, default=0, help="seeds the initial weights, then the batches (0)")
+    parser.add_argument("--data-dir", default=None,
+                        help="folder of the MNIST IDX files (default: $GRAPHGRAD_DATA, then the user cache)")
+    parser.add_argument("--out", default="out", help="folder for train_mnist.png (out)")
+    parser.add_argument("--save", metavar="PATH", help="write the trained weights to this .npz file")
+    parser.add_argument("--compare-seed", action="store_true",
+                        help="also train the hand-written layers from the same weights on the same batches")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--quiet", action="store_true", help="print only the summary")
+    args = parser.parse_args(argv)
+    for name in ("iterations", "batch_size", "hidden_size"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+    return args
+
+
+def make_optimizer(args, params=None):
+    """The chosen nn.optim optimizer: over Tensors for graphgrad, or for the seed's dict form (params=None)."""
+    lr = args.lr if args.lr is not None else (SEED_LR if args.optimizer == "sgd" else None)
+    return OPTIMIZERS[args.optimizer](params, **({} if lr is None else {"lr": lr}))
+
+
+def graphgrad_step(network, optimizer, x_batch, t_batch) -> float:
+    """One training step on the graph: forward, backward, update. Returns the batch's loss."""
+    loss = network.loss_tensor(x_batch, t_batch)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def seed_step(network, optimizer, x_batch, t_batch) -> float:
+    """One step of the seed's loop with its hand-written layers (``gradient``, then the dict update)."""
+    grads = network.gradient(x_batch, t_batch)
+    optimizer.update(network.params, grads)
+    return float(network.lastLayer.loss)  # the book's loss: its cross_entropy_error adds 1e-7 inside the log
+
+
+def plot_curves(runs: dict, path: str) -> None:
+    """Loss per step and accuracy per epoch of each run, side by side, as a PNG (matplotlib's Agg backend)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(11, 4))
+    for (name, run), style in zip(runs.items(), ("-", "--")):
+        epochs = np.arange(len(run["train_acc"]))
+        loss_ax.plot(run["loss"], lw=0.5, alpha=1 if style == "-" else 0.6, label=name)
+        acc_ax.plot(epochs, run["train_acc"], "o" + style, ms=4, label=f"train ({name})")
+        acc_ax.plot(epochs, run["test_acc"], "s" + style, ms=4, label=f"test ({name})")
+    loss_ax.set(xlabel="step", ylabel="batch loss", yscale="log", title="training loss")
+    acc_ax.set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1), title="accuracy")
+    loss_ax.legend()
+    acc_ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    dtype = np.dtype(args.dtype)
+    (x_train, t_train), (x_test, t_test) = (
+        (x.astype(dtype), t.astype(dtype)) for x, t in load_mnist(one_hot_label=True, data_dir=args.data_dir))
+    rng = np.random.default_rng(args.seed)  # one stream, like the book's global state: weights, then batches
+    network = TwoLayerNet(x_train.shape[1], args.hidden_size, 10, args.weight_init_std, rng=rng, dtype=dtype)
+    optimizer = make_optimizer(args, network.parameters())
+    runs = {"graphgrad": {"network": network, "optimizer": optimizer, "step": graphgrad_step}}
+    if args.compare_seed:
+        seed_network = SeedTwoLayerNet.from_params(network.params, dtype=dtype)
+        runs["hand-written"] = {"network": seed_network, "optimizer": make_optimizer(args), "step": seed_step}
+    for run in runs.values():
+        run.update(loss=[], train_acc=[], test_acc=[], time=0.0)
+    say = (lambda *_: None) if args.quiet else tqdm.write
+
+    train_size = x_train.shape[0]
+    iter_per_epoch = max(train_size / args.batch_size, 1)
+    started = time.perf_counter()
+    steps = tqdm(range(args.iterations), desc="training", unit="step", disable=args.quiet or args.no_progress)
+    for i in steps:
+        x_batch, t_batch = sample_batch(x_train, t_train, batch_size=args.batch_size, rng=rng)
+        for run in runs.values():
+            tick = time.perf_counter()
+            # The loss of the batch the gradient came from (the seed evaluates it again after the update).
+            run["loss"].append(run["step"](run["network"], run["optimizer"], x_batch, t_batch))
+            run["time"] += time.perf_counter() - tick
+        if i % 50 == 0:
+            steps.set_postfix(loss=f"{np.mean(runs['graphgrad']['loss'][-100:]):.4f}", refresh=False)
+        if i % iter_per_epoch == 0:
+            line = f"epoch {len(runs['graphgrad']['train_acc']):3d} (step {i:5d}):"
+            for name, run in runs.items():
+                run["train_acc"].append(run["network"].accuracy(x_train, t_train))
+                run["test_acc"].append(run["network"].accuracy(x_test, t_test))
+                line += f"  {name}: train acc {run['train_acc'][-1]:.4f}, test acc {run['test_acc'][-1]:.4f}"
+            say(line)
+    wall_time = time.perf_counter() - started
+
+    print(f"{args.iterations} steps of {args.optimizer} (batch {args.batch_size}, {dtype}, seed {args.seed}) "
+          f"on {train_size} training images in {wall_time:.1f} s")
+    for name, run in runs.items():
+        run["final_train_acc"] = run["network"].accuracy(x_train, t_train)
+        run["final_test_acc"] = run["network"].accuracy(x_test, t_test)
+        print(f"final {name + ':':13s} train acc {run['final_train_acc']:.4f}, test acc {run['final_test_acc']:.4f}"
+              f"  ({run['time']:.1f} s in steps, {1e3 * run['time'] / args.iterations:.2f} ms/step)")
+    graphgrad = runs["graphgrad"]
+    result = {"train_acc": graphgrad["final_train_acc"], "test_acc": graphgrad["final_test_acc"],
+              "time": graphgrad["time"], "wall_time": wall_time, **runs}
+    if args.compare_seed:
+        seed = runs["hand-written"]
+        result["test_acc_difference"] = graphgrad["final_test_acc"] - seed["final_test_acc"]
+        print(f"difference (graphgrad - hand-written): test acc {100 * result['test_acc_difference']:+.2f} points, "
+              f"train acc {100 * (graphgrad['final_train_acc'] - seed['final_train_acc']):+.2f} points")
+
+    os.makedirs(args.out, exist_ok=True)
+    result["plot"] = os.path.join(args.out, "train_mnist.png")
+    plot_curves(runs, result["plot"])
+    print(f"curves: {result['plot']}")
+    if args.save:
+        network.save(args.save)
+        print(f"weights: {args.save}")
+    return result
+
+if __name__ == "__main__":
+    main()
