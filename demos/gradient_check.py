@@ -40,7 +40,7 @@ def main(argv=None) -> dict:
     }
     result, passed = {}, True
     for activation, network in networks.items():
-        print(f"TwoLayerNet with {activation}: mean |backprop - numerical| per parameter")
+        print(f"784-{args.hidden_size}-10 network with {activation}: mean |backprop - numerical| per parameter")
         grad_numerical = network.numerical_gradient(x_batch, t_batch)
         grad_backprop = network.gradient(x_batch, t_batch)
         seed_network = SeedTwoLayerNet.from_params(network.params, activation=activation)

@@ -37,7 +37,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--optimizer", choices=list(OPTIMIZERS), default="sgd", help="nn.optim class (sgd)")
     parser.add_argument("--hidden-size", type=int, default=50, help="hidden units (50)")
     parser.add_argument("--weight-init-std", type=float, default=0.01, help="std of the initial weights (0.01)")
-    parser.add_argument("--dtype", choices=["float64", "float32"], default="float64", help="float64")
+    parser.add_argument("--dtype", choices=["float64", "float32"], default="float64",
+                        help="dtype of the weights and images (float64)")
     parser.add_argument("--seed", type=int, default=0, help="seeds the initial weights, then the batches (0)")
     parser.add_argument("--data-dir", default=None,
                         help="folder of the MNIST IDX files (default: $GRAPHGRAD_DATA, then the user cache)")
@@ -51,6 +52,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     for name in ("iterations", "batch_size", "hidden_size"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+    if args.lr is not None and not args.lr > 0:
+        parser.error(f"--lr must be positive, got {args.lr}")
     return args
 
 

@@ -103,6 +103,12 @@ def test_nonpositive_sizes_are_refused(flag, capsys):
     assert f"{flag} must be at least 1, got 0" in capsys.readouterr().err
 
 
+def test_nonpositive_learning_rate_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        train_mnist.parse_args(["--lr", "-0.1"])
+    assert "--lr must be positive, got -0.1" in capsys.readouterr().err
+
+
 def test_defaults_are_the_seeds_recipe():
     args = train_mnist.parse_args([])
     assert (args.iterations, args.batch_size, args.optimizer, args.hidden_size, args.weight_init_std,
