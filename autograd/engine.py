@@ -52,7 +52,7 @@ def apply(op, *inputs, **params) -> Tensor:
     """
     tensors = inputs
     for value in inputs:
-        if type(value) is not Tensor:
+        if not isinstance(value, Tensor):
             tensors = _coerce(op, inputs)
             break
     arrays = [t.data for t in tensors]

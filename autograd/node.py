@@ -33,7 +33,7 @@ class Node:
     ('mul', ['x', None], True)
     """
 
-    __slots__ = ("op", "inputs", "params", "saved", "module", "_output")
+    __slots__ = ("op", "inputs", "params", "saved", "module", "_output", "__weakref__")
 
     def __init__(self, op, inputs, params, saved, output, module):
         self.op = op
