@@ -6,6 +6,7 @@ import pytest
 
 import autograd
 from autograd import Tensor, enable_grad, grad, numerical_gradient
+from op_specs import SPECS
 
 
 def test_grad_returns_tensors_and_leaves_every_grad_untouched():
@@ -181,3 +182,20 @@ def test_relu_second_derivative_is_zero():
     d1 = grad((autograd.relu(x) * x).sum(), x, create_graph=True)  # d/dx of x*relu(x) = 2 relu(x) where x > 0
     d2 = grad(d1.sum(), x)
     np.testing.assert_array_equal(d2.data, [0.0, 2.0])
+
+
+@pytest.mark.parametrize("create_graph", [False, True], ids=["plain", "create_graph"])
+def test_grad_results_keep_each_inputs_dtype_with_mixed_precision(create_graph):
+    x32, y64 = Tensor(np.ones(2, dtype=np.float32)), Tensor(np.full(2, 3.0))
+    gx, gy = grad((x32 * y64).sum(), [x32, y64], create_graph=create_graph)
+    assert gx.dtype == np.float32 and gy.dtype == np.float64
+    np.testing.assert_array_equal(gx.data, [3.0, 3.0])
+
+
+def test_float32_stays_float32_through_every_ops_gradient_graph():
+    for spec in SPECS:
+        for case in spec.examples:
+            inputs = [Tensor(a.astype(np.float32)) for a in spec.example_inputs(case)]
+            out = spec.call(*inputs, **case.params)
+            grads = grad(out, inputs, grad_outputs=np.ones(out.shape, np.float32), create_graph=True)
+            assert all(g.dtype == np.float32 for g in grads), (spec, case)
