@@ -87,12 +87,17 @@ def plot_curves(runs: dict, path: str) -> None:
 
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(11, 4))
     for (name, run), style in zip(runs.items(), ("-", "--")):
+        window = min(100, len(run["loss"]))  # the batch loss is noisy: draw its moving average over it
+        smooth = np.convolve(run["loss"], np.ones(window) / window, mode="valid")
+        if style == "-":
+            loss_ax.plot(run["loss"], lw=0.3, alpha=0.3, color="C0")
+        loss_ax.plot(np.arange(window - 1, len(run["loss"])), smooth, style, label=f"{name} (mean of {window})")
         epochs = np.arange(len(run["train_acc"]))
-        loss_ax.plot(run["loss"], lw=0.5, alpha=1 if style == "-" else 0.6, label=name)
         acc_ax.plot(epochs, run["train_acc"], "o" + style, ms=4, label=f"train ({name})")
         acc_ax.plot(epochs, run["test_acc"], "s" + style, ms=4, label=f"test ({name})")
     loss_ax.set(xlabel="step", ylabel="batch loss", yscale="log", title="training loss")
-    acc_ax.set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1), title="accuracy")
+    final_test = runs["graphgrad"]["final_test_acc"]
+    acc_ax.set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1), title=f"accuracy (final test {final_test:.4f})")
     loss_ax.legend()
     acc_ax.legend(loc="lower right")
     fig.tight_layout()
