@@ -13,7 +13,7 @@ from .tensor import Tensor  # first: the modules below import it
 from . import ops
 from .engine import apply
 from .functional import (
-    broadcast_to, dot, exp, log, log_softmax, matmul, max, mean, power, relu, reshape, sigmoid, softmax,
+    astype, broadcast_to, dot, exp, log, log_softmax, matmul, max, mean, power, relu, reshape, sigmoid, softmax,
     softmax_cross_entropy, sum, tanh, transpose,
 )
 from .gradcheck import GradcheckError, gradcheck, numerical_gradient
@@ -26,5 +26,5 @@ __all__ = [
     "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly", "is_anomaly_enabled", "module_scope",
     "numerical_gradient", "gradcheck", "GradcheckError",
     "relu", "sigmoid", "tanh", "exp", "log", "softmax", "log_softmax", "softmax_cross_entropy",
-    "dot", "matmul", "sum", "mean", "max", "reshape", "transpose", "broadcast_to", "power",
+    "dot", "matmul", "sum", "mean", "max", "reshape", "transpose", "broadcast_to", "power", "astype",
 ]

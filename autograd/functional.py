@@ -17,7 +17,7 @@ from .tensor import Tensor
 
 __all__ = [
     "add", "sub", "neg", "mul", "div", "power", "matmul", "dot", "exp", "log", "tanh", "relu", "sigmoid",
-    "sum", "mean", "max", "reshape", "transpose", "broadcast_to", "getitem", "softmax", "log_softmax",
+    "sum", "mean", "max", "astype", "reshape", "transpose", "broadcast_to", "getitem", "softmax", "log_softmax",
     "softmax_cross_entropy",
 ]
 
@@ -169,6 +169,18 @@ def max(x, axis=None, keepdims: bool = False) -> Tensor:
     array([0. , 0.5, 0.5])
     """
     return apply(ops.MAX, x, axis=_check_axis("max", x, axis), keepdims=bool(keepdims))
+
+
+def astype(x, dtype) -> Tensor:
+    """``x`` converted to the float ``dtype``; the gradient is converted back to ``x``'s dtype.
+
+    >>> astype(Tensor([1.0, 2.0]), np.float32).dtype
+    dtype('float32')
+    """
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"cast: only float dtypes carry gradients, got {dtype}")
+    return apply(ops.CAST, x, dtype=dtype)
 
 
 def reshape(x, shape) -> Tensor:

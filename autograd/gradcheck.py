@@ -121,7 +121,7 @@ def gradcheck(fn, *inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 
             label = f" ({leaf.name!r})" if leaf.name else ""
             raise GradcheckError(
                 f"gradcheck: input {position}{label} of shape {leaf.shape}, element {index}: "
-                f"backprop {backprop[index]!r} vs numerical {numeric[index]!r}, "
+                f"backprop {float(backprop[index])!r} vs numerical {float(numeric[index])!r}, "
                 f"difference {abs(backprop[index] - numeric[index]):.3g} exceeds "
                 f"atol {atol} + rtol {rtol} * |numerical|"
             )

@@ -11,7 +11,7 @@ import numpy as np
 
 from .engine import check_finite
 from .mode import STATE, enable_grad
-from .ops import sum_to
+from .ops import CAST, call, sum_to
 from .tensor import Tensor
 
 __all__ = ["toposort", "backward", "grad", "backward_steps", "BackwardStep"]
@@ -68,11 +68,18 @@ class BackwardStep(NamedTuple):
     input_grads: tuple
 
 
-def _seed_gradients(roots, grad_outputs, who: str, as_tensors: bool) -> list:
-    """The starting gradient of each root: ones for a one-element root, else the caller's ``grad``."""
-    if grad_outputs is None or isinstance(grad_outputs, (Tensor, np.ndarray, int, float)):
-        grad_outputs = [grad_outputs] * len(roots) if grad_outputs is None else [grad_outputs]
-    grad_outputs = list(grad_outputs)
+def _seed_gradients(roots, grad_outputs, who: str, as_tensors: bool, single: bool) -> list:
+    """The starting gradient of each root: ones for a one-element root, else the caller's ``grad``.
+
+    With a ``single`` root, ``grad_outputs`` is that root's gradient (an array, number or nested list);
+    with a list of roots, it is a list holding one gradient (or None) per root.
+    """
+    if grad_outputs is None:
+        grad_outputs = [None] * len(roots)
+    elif single:
+        grad_outputs = [grad_outputs]
+    else:
+        grad_outputs = list(grad_outputs)
     if len(grad_outputs) != len(roots):
         raise ValueError(f"{who}: got {len(grad_outputs)} gradients for {len(roots)} outputs")
     seeds = []
@@ -148,8 +155,11 @@ def _propagate(roots, seeds, *, create_graph: bool, on_complete, on_step=None) -
                     g_input = sum_to(g_input, data.shape)
                 if g_input.dtype is not data.dtype and g_input.dtype != data.dtype:
                     g_input = g_input.astype(data.dtype)
-            elif op.broadcasting and g_input.shape != t.shape:
-                g_input = sum_to(g_input, t.shape)
+            else:
+                if op.broadcasting and g_input.shape != t.shape:
+                    g_input = sum_to(g_input, t.shape)
+                if g_input.dtype != t.dtype:
+                    g_input = call(CAST, g_input, dtype=t.dtype)
             if anomaly:
                 check_finite(op, "backward", _data(g_input), [a.data for a in inputs])
             if sent is not None:
@@ -182,8 +192,9 @@ def backward(roots, grad_outputs=None) -> None:
         roots: a Tensor or a list of Tensors.
         grad_outputs: the gradient for each root (optional for one-element roots, where it is 1).
     """
+    single = isinstance(roots, Tensor)
     roots = _as_tensor_list(roots, "backward")
-    seeds = _seed_gradients(roots, grad_outputs, "backward", as_tensors=False)
+    seeds = _seed_gradients(roots, grad_outputs, "backward", as_tensors=False, single=single)
     stored = set()  # ids of the arrays handed to a .grad in this pass: a second Tensor gets a copy
 
     def store(t, g):
@@ -216,8 +227,9 @@ def grad(outputs, inputs, grad_outputs=None, create_graph: bool = False, allow_u
     """
     single = isinstance(inputs, Tensor)
     inputs = _as_tensor_list(inputs, "grad")
+    single_output = isinstance(outputs, Tensor)
     outputs = _as_tensor_list(outputs, "grad")
-    seeds = _seed_gradients(outputs, grad_outputs, "grad", as_tensors=create_graph)
+    seeds = _seed_gradients(outputs, grad_outputs, "grad", as_tensors=create_graph, single=single_output)
     wanted = {t: i for i, t in enumerate(inputs)}
     results = [None] * len(inputs)
 
@@ -256,8 +268,9 @@ def backward_steps(roots, grad=None) -> list:
     >>> [(s.node.op.name, s.grad_output.item(), s.input_grads[0].item()) for s in backward_steps(x * x)]
     [('mul', 1.0, 3.0)]
     """
+    single = isinstance(roots, Tensor)
     roots = _as_tensor_list(roots, "backward_steps")
-    seeds = _seed_gradients(roots, grad, "backward_steps", as_tensors=False)
+    seeds = _seed_gradients(roots, grad, "backward_steps", as_tensors=False, single=single)
     steps = []
     _propagate(roots, seeds, create_graph=False, on_complete=lambda t, g: None, on_step=steps.append)
     return steps

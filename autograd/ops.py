@@ -144,7 +144,7 @@ def _matmul_forward(x, y):
             f"matmul: shapes {x.shape} and {y.shape} are not aligned: "
             f"{x.shape[-1]} (dim {x.ndim - 1}) != {y.shape[0]} (dim 0)"
         )
-    return x @ y
+    return np.dot(x, y)
 
 
 def _outer(a, b):
@@ -210,6 +210,10 @@ MAX = Op("max", forward=lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=
 BROADCAST_TO = Op("broadcast_to",
                   forward=lambda x, shape: np.broadcast_to(x, shape),
                   vjp=lambda g, out, x, shape: sum_to(g, x.shape))
+
+CAST = Op("cast",
+          forward=lambda x, dtype: x.astype(dtype),
+          vjp=lambda g, out, x, dtype: call(CAST, g, dtype=x.dtype))
 
 RESHAPE = Op("reshape",
              forward=lambda x, shape: x.reshape(shape),

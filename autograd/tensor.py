@@ -256,6 +256,9 @@ class Tensor:
     def T(self):
         return _F.transpose(self)
 
+    def astype(self, dtype):
+        return _F.astype(self, dtype)
+
     def broadcast_to(self, shape):
         return _F.broadcast_to(self, shape)
 
