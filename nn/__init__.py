@@ -1,10 +1,10 @@
 """graphgrad's neural-network package: modules and layers on the graph, the seed's networks, optimizers and MNIST.
 
 >>> import numpy as np
->>> import nn
+>>> import autograd, nn
 >>> net = nn.TwoLayerNet(input_size=4, hidden_size=3, output_size=2, rng=0)
 >>> loss = net.loss_tensor(np.ones((1, 4)), np.array([1]))
->>> sorted({node.module for node in __import__("autograd").toposort(loss)})
+>>> sorted({node.module for node in autograd.toposort(loss)})
 ['Affine1', 'Affine2', 'Relu1', 'SoftmaxWithLoss']
 """
 

@@ -102,7 +102,8 @@ class MLP(Module):
         weight_init: the weights' std (a number, ``"he"`` or ``"xavier"``); by default He for ReLU and
             Xavier for sigmoid and tanh, as the book's chapter 6 recommends.
         rng: an int seed or an `np.random.Generator` (weights are drawn layer by layer from it).
-        dtype: float64 (default) or float32; inputs of another dtype are converted to it.
+        dtype: float64 (default) or float32; integer inputs, and float64 inputs of a float32 network,
+            are converted to it.
 
     The seed's methods: `predict` (scores), `loss` (a float), `accuracy`, `numerical_gradient`,
     `gradient` (dicts keyed like ``params``). Graph-level: calling the network gives the score Tensor,
@@ -154,8 +155,15 @@ class MLP(Module):
         )
 
     def _as_input(self, x):
-        """``x`` as the network computes with it: float arrays of its dtype pass through uncopied."""
-        if isinstance(x, Tensor) or (isinstance(x, np.ndarray) and x.dtype == self.dtype):
+        """``x`` as the network computes with it, converted only when it must be.
+
+        Float arrays no wider than the network's dtype pass through uncopied (float32 MNIST images into
+        a float64 network are promoted by NumPy inside the first matmul, as in the seed); wider floats
+        (float64 into a float32 network, which must stay float32) and integer data take its dtype.
+        """
+        if isinstance(x, Tensor):
+            return x
+        if isinstance(x, np.ndarray) and x.dtype.kind == "f" and x.dtype.itemsize <= self.dtype.itemsize:
             return x
         return np.asarray(x, dtype=self.dtype)
 

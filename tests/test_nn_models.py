@@ -148,6 +148,10 @@ def test_inputs_of_the_network_dtype_are_not_copied():
     x, t = batch()
     first_matmul = autograd.toposort(net(x))[0]
     assert first_matmul.op.name == "matmul" and first_matmul.inputs[0].data is x
+    x32 = x.astype(np.float32)  # the loader's images into the seed's float64 network: promoted, not copied
+    assert net._as_input(x32) is x32
+    np.testing.assert_array_equal(net.gradient(x32, t)["W1"], net.gradient(x32.astype(np.float64), t)["W1"])
+    assert net._as_input(np.ones((1, 12), np.uint8)).dtype == np.float64
 
 
 def test_predict_loss_and_accuracy_record_no_graph(monkeypatch):
