@@ -50,6 +50,7 @@ class OpSpec:
         domain: the domain of each input, or a function of the params giving them.
         broadcasts: the op follows NumPy broadcasting between its inputs.
         composite: the op is a composition of table ops (it has no row of its own in ``ALL_OPS``).
+        keeps_dtype: the output has the inputs' float dtype (false for ``cast``, whose params choose it).
     """
 
     name: str
@@ -60,6 +61,7 @@ class OpSpec:
     domain: object = (ANY,)
     broadcasts: bool = False
     composite: bool = False
+    keeps_dtype: bool = True
 
     @property
     def arity(self) -> int:
@@ -168,6 +170,12 @@ def _reshape_targets(shape: tuple) -> list:
 def _reshape_cases(draw, max_side: int):
     shape = draw(array_shapes(max_side=max_side))
     return Case((shape,), {"shape": draw(st.sampled_from(_reshape_targets(shape)))})
+
+
+def _cast_cases(max_side: int):
+    # Gradients are checked in float64 by central differences, which a float32 round trip would
+    # quantise; the examples (unit tests) cover the float32 casts.
+    return array_shapes(max_side=max_side).map(lambda shape: Case((shape,), {"dtype": np.float64}))
 
 
 @st.composite
@@ -292,6 +300,9 @@ SPECS = (
             Case(((2, 3, 4),), {"axis": (0, 2), "keepdims": True})), domain=(DISTINCT,)),
     OpSpec("broadcast_to", autograd.broadcast_to, np.broadcast_to, _broadcast_to_cases,
            (Case(((3,),), {"shape": (2, 3)}), Case(((2, 1),), {"shape": (4, 2, 3)}), Case(((),), {"shape": (2,)}))),
+    OpSpec("cast", autograd.astype, lambda x, dtype: x.astype(dtype), _cast_cases,
+           (Case(((2, 3),), {"dtype": np.float32}), Case(((2, 3),), {"dtype": np.float64}),
+            Case(((),), {"dtype": np.dtype("float32")})), keeps_dtype=False),
     OpSpec("reshape", autograd.reshape, np.reshape, _reshape_cases,
            (Case(((2, 3),), {"shape": (3, 2)}), Case(((2, 3),), {"shape": (-1,)}),
             Case(((6,),), {"shape": (1, 2, 3)}))),

@@ -64,6 +64,12 @@ def test_index_out_of_range_is_an_index_error(index):
         ones(2, 3)[index]
 
 
+@pytest.mark.parametrize("dtype", [np.int64, bool, np.complex128], ids=str)
+def test_a_cast_to_a_non_float_dtype_is_a_type_error(dtype):
+    with pytest.raises(TypeError, match=f"cast: only float dtypes carry gradients, got {np.dtype(dtype)}"):
+        ones(2).astype(dtype)
+
+
 # --- bad axis ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("name, call", [
     ("sum", lambda x: x.sum(axis=2)), ("max", lambda x: x.max(axis=-3)), ("softmax", lambda x: x.softmax(axis=2)),
@@ -133,7 +139,9 @@ def test_grad_of_an_unused_input_is_an_error_unless_allowed():
 def test_grad_with_a_wrong_number_of_output_gradients():
     x = ones(2)
     with pytest.raises(ValueError, match="grad: got 2 gradients for 1 outputs"):
-        autograd.grad(x.sum(), x, grad_outputs=[np.ones(()), np.ones(())])
+        autograd.grad([x.sum()], x, grad_outputs=[np.ones(()), np.ones(())])
+    with pytest.raises(ValueError, match=re.escape("grad: grad has shape (2,) but the output has shape ()")):
+        autograd.grad(x.sum(), x, grad_outputs=[1.0, 1.0])
 
 
 def test_grad_with_non_tensor_inputs_is_a_type_error():

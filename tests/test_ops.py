@@ -75,9 +75,9 @@ def test_no_op_mutates_its_inputs_forward_or_backward(spec, case):
 def test_float32_stays_float32_through_every_op_and_its_gradient(spec, case):
     inputs = leaves(spec.example_inputs(case), dtype=np.float32)
     out = spec.call(*inputs, **case.params)
-    assert out.dtype == np.float32
+    assert out.dtype == (np.float32 if spec.keeps_dtype else case.params["dtype"])
     out.backward(np.ones(out.shape, dtype=np.float32))
-    assert out.grad.dtype == np.float32
+    assert out.grad.dtype == out.dtype
     for t in inputs:
         assert t.grad.dtype == np.float32, t
 
@@ -99,6 +99,17 @@ def test_method_forms_equal_function_forms():
     for method, function in pairs:
         assert method.node.op is function.node.op
         np.testing.assert_array_equal(method.data, function.data)
+
+
+@pytest.mark.parametrize("source, target", [(np.float64, np.float32), (np.float32, np.float64), (np.float32, np.float32)])
+def test_cast_converts_the_value_and_casts_the_gradient_back(source, target):
+    x = Tensor(np.array([1.0, 2.5, -3.0], dtype=source))
+    y = x.astype(target)
+    assert y.dtype == target and y.node.op.name == "cast"
+    np.testing.assert_array_equal(y.data, np.array([1.0, 2.5, -3.0], dtype=target))
+    (y * np.array([1.0, 2.0, 3.0], dtype=target)).sum().backward()
+    assert y.grad.dtype == target and x.grad.dtype == source
+    np.testing.assert_array_equal(x.grad, [1.0, 2.0, 3.0])
 
 
 def test_dot_and_matmul_are_the_same_function():
