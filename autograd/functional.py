@@ -155,7 +155,7 @@ def mean(x, axis=None, keepdims: bool = False) -> Tensor:
     >>> mean(Tensor([[1.0, 2.0], [3.0, 5.0]]), axis=0).data
     array([2. , 3.5])
     """
-    total = sum(x, axis, keepdims)
+    total = sum(x, _check_axis("mean", x, axis), keepdims)
     count = (x.size if isinstance(x, Tensor) else np.size(x)) // builtins.max(total.size, 1)
     return total * (1.0 / count) if count else total * np.nan
 

@@ -5,6 +5,7 @@ No recursion anywhere: a chain of a million ops sorts and backpropagates in time
 
 from __future__ import annotations
 
+import contextlib
 from typing import NamedTuple
 
 import numpy as np
@@ -126,53 +127,55 @@ def _propagate(roots, seeds, *, create_graph: bool, on_complete, on_step=None) -
                 leaves.append(root)
     anomaly = STATE.anomaly
     order = toposort(roots)
-    for node in reversed(order):
-        out = node._output()
-        g = pending.pop(out, None)
-        if g is None:  # nothing reached this node's output (it only feeds a root we did not seed)
-            continue
-        on_complete(out, g)
-        op, inputs, params = node.op, node.inputs, node.params
-        if op.saves:
-            params = dict(params or (), saved=node.saved)
-        if create_graph:
-            args, out_value = inputs, out
-        else:
-            args, out_value = [_operand(t.data) for t in inputs], _operand(out.data)
-        sent = [] if on_step is not None else None
-        for t, vjp in zip(inputs, op.vjps):
-            if not t.requires_grad:
-                if sent is not None:
-                    sent.append(None)
+    # Under detect_anomaly NumPy stays quiet: a non-finite gradient raises, naming its op.
+    with np.errstate(all="ignore") if anomaly else contextlib.nullcontext():
+        for node in reversed(order):
+            out = node._output()
+            g = pending.pop(out, None)
+            if g is None:  # nothing reached this node's output (it only feeds a root we did not seed)
                 continue
-            if params is None:
-                g_input = vjp(g, out_value, *args)
+            on_complete(out, g)
+            op, inputs, params = node.op, node.inputs, node.params
+            if op.saves:
+                params = dict(params or (), saved=node.saved)
+            if create_graph:
+                args, out_value = inputs, out
             else:
-                g_input = vjp(g, out_value, *args, **params)
-            if not create_graph:
-                data = t.data
-                if op.broadcasting and g_input.shape != data.shape:
-                    g_input = sum_to(g_input, data.shape)
-                if g_input.dtype is not data.dtype and g_input.dtype != data.dtype:
-                    g_input = g_input.astype(data.dtype)
-            else:
-                if op.broadcasting and g_input.shape != t.shape:
-                    g_input = sum_to(g_input, t.shape)
-                if g_input.dtype != t.dtype:
-                    g_input = call(CAST, g_input, dtype=t.dtype)
-            if anomaly:
-                check_finite(op, "backward", _data(g_input), [a.data for a in inputs])
-            if sent is not None:
-                sent.append(g_input)
-            previous = pending.get(t)
-            if previous is None:
-                pending[t] = g_input
-                if t.node is None:
-                    leaves.append(t)
-            else:
-                pending[t] = previous + g_input
-        if on_step is not None:
-            on_step(BackwardStep(node, _data(g), tuple(None if s is None else _data(s) for s in sent)))
+                args, out_value = [_operand(t.data) for t in inputs], _operand(out.data)
+            sent = [] if on_step is not None else None
+            for t, vjp in zip(inputs, op.vjps):
+                if not t.requires_grad:
+                    if sent is not None:
+                        sent.append(None)
+                    continue
+                if params is None:
+                    g_input = vjp(g, out_value, *args)
+                else:
+                    g_input = vjp(g, out_value, *args, **params)
+                if not create_graph:
+                    data = t.data
+                    if op.broadcasting and g_input.shape != data.shape:
+                        g_input = sum_to(g_input, data.shape)
+                    if g_input.dtype is not data.dtype and g_input.dtype != data.dtype:
+                        g_input = g_input.astype(data.dtype)
+                else:
+                    if op.broadcasting and g_input.shape != t.shape:
+                        g_input = sum_to(g_input, t.shape)
+                    if g_input.dtype != t.dtype:
+                        g_input = call(CAST, g_input, dtype=t.dtype)
+                if anomaly:
+                    check_finite(op, "backward", _data(g_input), [a.data for a in inputs])
+                if sent is not None:
+                    sent.append(g_input)
+                previous = pending.get(t)
+                if previous is None:
+                    pending[t] = g_input
+                    if t.node is None:
+                        leaves.append(t)
+                else:
+                    pending[t] = previous + g_input
+            if on_step is not None:
+                on_step(BackwardStep(node, _data(g), tuple(None if s is None else _data(s) for s in sent)))
     for leaf in leaves:
         on_complete(leaf, pending[leaf])
 

@@ -207,8 +207,14 @@ def _max_vjp(g, out, x, axis, keepdims):
 
 MAX = Op("max", forward=lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims), vjp=_max_vjp)
 
-BROADCAST_TO = Op("broadcast_to",
-                  forward=lambda x, shape: np.broadcast_to(x, shape),
+def _broadcast_to_forward(x, shape):
+    try:
+        return np.broadcast_to(x, shape)
+    except ValueError:
+        raise ValueError(f"broadcast_to: shape {x.shape} cannot be broadcast to {tuple(shape)}") from None
+
+
+BROADCAST_TO = Op("broadcast_to", forward=_broadcast_to_forward,
                   vjp=lambda g, out, x, shape: sum_to(g, x.shape))
 
 CAST = Op("cast",
