@@ -13,15 +13,16 @@ import argparse
 from autograd import Tensor
 
 
-def apple_bill(apple: float = 100.0, apple_num: float = 2.0, tax: float = 1.1) -> dict:
-    """Build the bill, backpropagate from the price, and return every value and gradient by name."""
+def apple_bill(apple: float = 100.0, apple_num: float = 2.0, tax: float = 1.1, backward: bool = True) -> dict:
+    """Build the bill, backpropagate from the price (unless ``backward`` is False), return every Tensor by name."""
     inputs = {name: Tensor(value, name=name) for name, value in
               (("apple", apple), ("apple_num", apple_num), ("tax", tax))}
     apple_price = inputs["apple"] * inputs["apple_num"]
     apple_price.name = "apple_price"
     price = apple_price * inputs["tax"]
     price.name = "price"
-    price.backward()
+    if backward:
+        price.backward()
     return {"price": price, "apple_price": apple_price, **inputs}
 
 

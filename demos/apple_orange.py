@@ -14,8 +14,9 @@ import argparse
 from autograd import Tensor
 
 
-def apple_orange_bill(apple=100.0, apple_num=2.0, orange=150.0, orange_num=3.0, tax=1.1) -> dict:
-    """Build the bill, backpropagate from the price, and return every value and gradient by name."""
+def apple_orange_bill(apple=100.0, apple_num=2.0, orange=150.0, orange_num=3.0, tax=1.1,
+                      backward: bool = True) -> dict:
+    """Build the bill, backpropagate from the price (unless ``backward`` is False), return every Tensor by name."""
     values = (("apple", apple), ("apple_num", apple_num), ("orange", orange),
               ("orange_num", orange_num), ("tax", tax))
     inputs = {name: Tensor(value, name=name) for name, value in values}
@@ -26,7 +27,8 @@ def apple_orange_bill(apple=100.0, apple_num=2.0, orange=150.0, orange_num=3.0, 
     for name, t in (("apple_price", apple_price), ("orange_price", orange_price),
                     ("all_price", all_price), ("price", price)):
         t.name = name
-    price.backward()
+    if backward:
+        price.backward()
     return {"price": price, "apple_price": apple_price, "orange_price": orange_price,
             "all_price": all_price, **inputs}
 

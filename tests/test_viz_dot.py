@@ -6,6 +6,8 @@ import time
 import numpy as np
 import pytest
 
+import demos.apple
+import demos.apple_orange
 from autograd import Tensor, module_scope, softmax_cross_entropy
 from viz import draw_graph
 from viz.dot import ALERT_COLOR, ALERT_FILL, GRAD_COLOR, collect_graph
@@ -38,27 +40,11 @@ def id_of_value(source: str, name: str) -> str:
 
 
 def apple_bill():
-    apple, apple_num, tax = Tensor(100.0, name="apple"), Tensor(2.0, name="apple_num"), Tensor(1.1, name="tax")
-    apple_price = apple * apple_num
-    apple_price.name = "apple_price"
-    price = apple_price * tax
-    price.name = "price"
-    return price
+    return demos.apple.apple_bill(backward=False)["price"]
 
 
 def apple_and_orange_bill():
-    apple, apple_num = Tensor(100.0, name="apple"), Tensor(2.0, name="apple_num")
-    orange, orange_num = Tensor(150.0, name="orange"), Tensor(3.0, name="orange_num")
-    tax = Tensor(1.1, name="tax")
-    apple_price = apple * apple_num
-    apple_price.name = "apple_price"
-    orange_price = orange * orange_num
-    orange_price.name = "orange_price"
-    all_price = apple_price + orange_price
-    all_price.name = "all_price"
-    price = all_price * tax
-    price.name = "price"
-    return price
+    return demos.apple_orange.apple_orange_bill(backward=False)["price"]
 
 
 def small_network():

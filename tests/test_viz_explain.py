@@ -2,17 +2,15 @@
 
 import numpy as np
 
+import demos.apple
+import demos.apple_orange
 from autograd import Tensor
 from viz import draw_graph, explain
 
 
 def apple_bill():
-    apple, apple_num, tax = Tensor(100.0, name="apple"), Tensor(2.0, name="apple_num"), Tensor(1.1, name="tax")
-    apple_price = apple * apple_num
-    apple_price.name = "apple_price"
-    price = apple_price * tax
-    price.name = "price"
-    return price, (apple, apple_num, tax)
+    bill = demos.apple.apple_bill(backward=False)
+    return bill["price"], (bill["apple"], bill["apple_num"], bill["tax"])
 
 
 def test_explain_apple_bill_gives_one_line_per_step_with_the_seed_gradients():

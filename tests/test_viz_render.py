@@ -9,6 +9,8 @@ import xml.etree.ElementTree as ElementTree
 import numpy as np
 import pytest
 
+import demos.apple
+import demos.apple_orange
 from autograd import Tensor, backward_steps
 from viz import DotNotFoundError, animate_backward, draw_graph, render
 
@@ -37,12 +39,7 @@ def without_dot(monkeypatch, tmp_path):
 
 
 def apple_price():
-    apple, apple_num, tax = Tensor(100.0, name="apple"), Tensor(2.0, name="apple_num"), Tensor(1.1, name="tax")
-    apple_price = apple * apple_num
-    apple_price.name = "apple_price"
-    price = apple_price * tax
-    price.name = "price"
-    return price
+    return demos.apple.apple_bill(backward=False)["price"]
 
 
 def svg_texts(svg_root) -> list:
