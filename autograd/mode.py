@@ -7,7 +7,6 @@ lookup. They are process-wide, not thread-local: graphgrad records from one thre
 from __future__ import annotations
 
 import contextlib
-import functools
 
 __all__ = ["no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly", "is_anomaly_enabled", "module_scope"]
 
