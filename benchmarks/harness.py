@@ -165,12 +165,15 @@ class CollectorClock:
 
 
 def paired_rounds(contenders: Mapping[str, Callable[[], Mapping[str, float]]], rounds: int,
-                  warmup: int = 1) -> dict[str, list[dict]]:
+                  warmup: int = 1, settle: float = 0.0) -> dict[str, list[dict]]:
     """Run every contender once per round, in the same order each round, after ``warmup`` unrecorded calls each.
 
     Each contender returns a mapping of metric name to value (a sample). The result maps each contender
     to its list of samples, one per round. ``gc.collect()`` runs, untimed, before every call, so no
     contender pays for the cyclic garbage another left; within a call the collector runs as usual.
+    ``settle`` seconds of sleep, also untimed, let the worker threads of one library's pool (OpenBLAS,
+    PyTorch's OpenMP) stop spinning before another library runs: on two cores, spinning threads of the
+    previous contender otherwise slow the next one several times over.
 
     >>> samples = paired_rounds({"a": lambda: {"t": 1.0}, "b": lambda: {"t": 2.0}}, rounds=3)
     >>> samples["b"]
@@ -186,6 +189,8 @@ def paired_rounds(contenders: Mapping[str, Callable[[], Mapping[str, float]]], r
     for _ in range(rounds):
         for name, run in contenders.items():
             gc.collect()
+            if settle:
+                time.sleep(settle)
             samples[name].append(dict(run()))
     return samples
 
