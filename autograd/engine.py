@@ -5,6 +5,9 @@ Recording, dtype rules, anomaly checks and module labels for `viz` live here and
 
 from __future__ import annotations
 
+from operator import attrgetter
+from weakref import ref as _weak_ref
+
 import numpy as np
 
 from .mode import STATE
@@ -14,6 +17,9 @@ from .tensor import Tensor, as_float_array
 __all__ = ["apply", "constant"]
 
 _new_tensor = Tensor.__new__
+_DATA = attrgetter("_data")
+_ndarray, _generic = np.ndarray, np.generic
+_new_node = Node.__new__
 
 
 def constant(value, dtype=None, *, who: str = "apply") -> Tensor:
@@ -28,8 +34,10 @@ def constant(value, dtype=None, *, who: str = "apply") -> Tensor:
         array = as_float_array(value, dtype, who=who)
     else:
         array = as_float_array(value, who=who)
+    if array.ndim == 0 and not isinstance(value, np.ndarray):
+        array = array[()]  # a number stays a NumPy scalar, as in Tensor()
     t = _new_tensor(Tensor)
-    t.data, t.grad, t.requires_grad, t.name, t.node = array, None, False, None, None
+    t._data, t._grad, t.requires_grad, t.name, t.node = array, None, False, None, None
     return t
 
 
@@ -55,7 +63,7 @@ def apply(op, *inputs, **params) -> Tensor:
         if not isinstance(value, Tensor):
             tensors = _coerce(op, inputs)
             break
-    arrays = [t.data for t in tensors]
+    arrays = list(map(_DATA, tensors))
     if STATE.anomaly:
         result = _forward_checked(op, arrays, params)
     else:
@@ -66,18 +74,21 @@ def apply(op, *inputs, **params) -> Tensor:
     saved = None
     if op.saves:
         result, saved = result
-    if type(result) is not np.ndarray:  # ufuncs on 0-d arrays return NumPy scalars
+    if type(result) is not _ndarray and not isinstance(result, _generic):
         result = np.asarray(result)
 
     out = _new_tensor(Tensor)
-    out.data = result
-    out.grad = None
+    out._data = result  # a NumPy scalar for 0-d results: see Tensor.__slots__
+    out._grad = None
     out.name = None
     if STATE.grad_enabled:
         for t in tensors:
             if t.requires_grad:
                 out.requires_grad = True
-                out.node = Node(op, tensors, params or None, saved, out, STATE.module)
+                # Node.__init__'s work, inline: one call frame less on every recorded op.
+                out.node = node = _new_node(Node)
+                node.op, node.inputs, node.params, node.saved = op, tensors, params or None, saved
+                node.module, node._output = STATE.module, _weak_ref(out)
                 return out
     out.requires_grad = False
     out.node = None
@@ -86,7 +97,7 @@ def apply(op, *inputs, **params) -> Tensor:
 
 def _coerce(op, inputs) -> tuple:
     """Turn non-Tensor inputs into constants of the Tensor inputs' float dtype."""
-    dtype = next((v.data.dtype for v in inputs if isinstance(v, Tensor)), None)
+    dtype = next((v._data.dtype for v in inputs if isinstance(v, Tensor)), None)
     return tuple(v if isinstance(v, Tensor) else constant(v, dtype, who=op.name) for v in inputs)
 
 

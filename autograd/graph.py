@@ -6,6 +6,7 @@ No recursion anywhere: a chain of a million ops sorts and backpropagates in time
 from __future__ import annotations
 
 import contextlib
+from operator import attrgetter
 from typing import NamedTuple
 
 import numpy as np
@@ -16,6 +17,9 @@ from .ops import CAST, call, sum_to
 from .tensor import Tensor
 
 __all__ = ["toposort", "backward", "grad", "backward_steps", "BackwardStep"]
+
+_DATA = attrgetter("_data")
+_ndarray = np.ndarray
 
 
 def _as_tensor_list(values, who: str) -> list:
@@ -97,6 +101,8 @@ def _seed_gradients(roots, grad_outputs, who: str, as_tensors: bool, single: boo
                     f"shape {root.shape}: pass grad= an array of that shape"
                 )
             seed = np.ones(root.shape, dtype=root.dtype)
+            if seed.ndim == 0:
+                seed = seed[()]  # a NumPy scalar, like the 0-d values it meets
         else:
             given_data = given.data if isinstance(given, Tensor) else given
             seed = np.array(given_data, dtype=root.dtype)  # a copy: never alias the caller's array
@@ -108,16 +114,17 @@ def _seed_gradients(roots, grad_outputs, who: str, as_tensors: bool, single: boo
     return seeds
 
 
-def _propagate(roots, seeds, *, create_graph: bool, on_complete, on_step=None) -> None:
+def _propagate(roots, seeds, *, create_graph: bool, on_complete=None, on_step=None) -> None:
     """Run the VJPs in reverse topological order, starting from ``seeds`` at ``roots``.
 
     Each Tensor's gradient is summed from all its uses, then handed once to ``on_complete(tensor,
-    gradient)``. Gradients live in a dict local to this pass (keyed by the Tensors themselves, which
+    gradient)``, or, without ``on_complete``, added into its ``.grad``. Gradients live in a dict local to this pass (keyed by the Tensors themselves, which
     hash by identity), so a second pass never re-propagates what the first stored in ``.grad``. With
     ``create_graph`` the rules run on Tensors and are recorded; otherwise on bare arrays.
     """
     pending = {}
     leaves = []
+    stored = set()  # ids of the arrays handed to a .grad in this pass: a second Tensor gets a copy
     for root, seed in zip(roots, seeds):
         if root in pending:
             pending[root] = pending[root] + seed
@@ -134,14 +141,17 @@ def _propagate(roots, seeds, *, create_graph: bool, on_complete, on_step=None) -
             g = pending.pop(out, None)
             if g is None:  # nothing reached this node's output (it only feeds a root we did not seed)
                 continue
-            on_complete(out, g)
+            if on_complete is None:
+                _accumulate(out, g, stored)
+            else:
+                on_complete(out, g)
             op, inputs, params = node.op, node.inputs, node.params
             if op.saves:
                 params = dict(params or (), saved=node.saved)
             if create_graph:
                 args, out_value = inputs, out
             else:
-                args, out_value = [_operand(t.data) for t in inputs], _operand(out.data)
+                args, out_value = list(map(_DATA, inputs)), out._data
             sent = [] if on_step is not None else None
             for t, vjp in zip(inputs, op.vjps):
                 if not t.requires_grad:
@@ -153,11 +163,15 @@ def _propagate(roots, seeds, *, create_graph: bool, on_complete, on_step=None) -
                 else:
                     g_input = vjp(g, out_value, *args, **params)
                 if not create_graph:
-                    data = t.data
-                    if op.broadcasting and g_input.shape != data.shape:
-                        g_input = sum_to(g_input, data.shape)
-                    if g_input.dtype is not data.dtype and g_input.dtype != data.dtype:
-                        g_input = g_input.astype(data.dtype)
+                    data = t._data
+                    # Two NumPy scalars of one type agree in shape and dtype: skip the checks (the
+                    # common case of scalar graphs, where they cost as much as the VJP itself).
+                    data_type = type(data)
+                    if type(g_input) is not data_type or data_type is _ndarray:
+                        if op.broadcasting and g_input.shape != data.shape:
+                            g_input = sum_to(g_input, data.shape)
+                        if g_input.dtype != data.dtype:
+                            g_input = g_input.astype(data.dtype)
                 else:
                     if op.broadcasting and g_input.shape != t.shape:
                         g_input = sum_to(g_input, t.shape)
@@ -177,7 +191,20 @@ def _propagate(roots, seeds, *, create_graph: bool, on_complete, on_step=None) -
             if on_step is not None:
                 on_step(BackwardStep(node, _data(g), tuple(None if s is None else _data(s) for s in sent)))
     for leaf in leaves:
-        on_complete(leaf, pending[leaf])
+        if on_complete is None:
+            _accumulate(leaf, pending[leaf], stored)
+        else:
+            on_complete(leaf, pending[leaf])
+
+
+def _accumulate(t, g, stored: set) -> None:
+    """Add ``g`` into ``t.grad``; an array already given to another Tensor (or a view) is copied first."""
+    if type(g) is _ndarray:  # (NumPy scalars are immutable: nothing to protect)
+        if not g.flags.writeable or g.base is not None or id(g) in stored:
+            g = g.copy()
+        stored.add(id(g))
+    current = t._grad
+    t._grad = g if current is None else current + g
 
 
 def _data(value):
@@ -198,17 +225,7 @@ def backward(roots, grad_outputs=None) -> None:
     single = isinstance(roots, Tensor)
     roots = _as_tensor_list(roots, "backward")
     seeds = _seed_gradients(roots, grad_outputs, "backward", as_tensors=False, single=single)
-    stored = set()  # ids of the arrays handed to a .grad in this pass: a second Tensor gets a copy
-
-    def store(t, g):
-        if type(g) is not np.ndarray:  # a NumPy scalar from a 0-d op: .grad is always an ndarray
-            g = np.array(g)
-        elif not g.flags.writeable or g.base is not None or id(g) in stored:
-            g = g.copy()
-        stored.add(id(g))
-        t.grad = g if t.grad is None else t.grad + g
-
-    _propagate(roots, seeds, create_graph=False, on_complete=store)
+    _propagate(roots, seeds, create_graph=False)
 
 
 def grad(outputs, inputs, grad_outputs=None, create_graph: bool = False, allow_unused: bool = False):
@@ -278,8 +295,3 @@ def backward_steps(roots, grad=None) -> list:
     _propagate(roots, seeds, create_graph=False, on_complete=lambda t, g: None, on_step=steps.append)
     return steps
 
-
-def _operand(array):
-    # 0-d arrays enter the VJPs as NumPy scalars: scalar arithmetic is ~10x cheaper than 0-d array
-    # arithmetic (measured 80 ns vs 770 ns per multiply here), which is what scalar graphs are made of.
-    return array[()] if array.ndim == 0 else array

@@ -27,7 +27,7 @@ def as_float_array(data, dtype=None, *, who: str = "Tensor") -> np.ndarray:
     TypeError: Tensor: data of dtype <U1 is not numeric; expected floats, ints or bools
     """
     if isinstance(data, Tensor):
-        data = data.data
+        data = data._data
     try:
         array = np.asarray(data, dtype=dtype)
     except (ValueError, TypeError) as exc:
@@ -62,38 +62,67 @@ class Tensor:
     (220.0, 2.2, 110.00000000000001, 200.0)
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "name", "node", "__weakref__")
+    # `_data` and `_grad` hold an ndarray, or, for a 0-d result the engine made, a NumPy scalar: scalar
+    # arithmetic costs a tenth of 0-d array arithmetic, and scalar graphs are made of nothing else. The
+    # public `data` and `grad` always hand out an ndarray (and keep it, so in-place changes stick).
+    __slots__ = ("_data", "_grad", "requires_grad", "name", "node", "__weakref__")
 
     # NumPy defers to our reflected operators: `array + tensor` calls Tensor.__radd__ and records the op.
     __array_ufunc__ = None
 
     def __init__(self, data, requires_grad: bool = True, name: str | None = None, dtype=None):
-        self.data = as_float_array(data, dtype)
-        self.grad = None
+        array = as_float_array(data, dtype)
+        # A number (not an array the caller may share) is kept as a NumPy scalar; see __slots__.
+        self._data = array[()] if array.ndim == 0 and not isinstance(data, np.ndarray) else array
+        self._grad = None
         self.requires_grad = bool(requires_grad)
         self.name = name
         self.node = None
 
+    @property
+    def data(self) -> np.ndarray:
+        """The value, an ndarray (0-d for a scalar)."""
+        data = self._data
+        if type(data) is not np.ndarray:
+            self._data = data = np.asarray(data)
+        return data
+
+    @data.setter
+    def data(self, value) -> None:
+        self._data = value
+
+    @property
+    def grad(self):
+        """None until a backward pass reaches this Tensor, then an ndarray of ``data``'s shape and dtype."""
+        grad = self._grad
+        if grad is not None and type(grad) is not np.ndarray:
+            self._grad = grad = np.asarray(grad)
+        return grad
+
+    @grad.setter
+    def grad(self, value) -> None:
+        self._grad = value
+
     # --- array-like -------------------------------------------------------------------------------
     @property
     def shape(self) -> tuple:
-        return self.data.shape
+        return self._data.shape
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def size(self) -> int:
-        return self.data.size
+        return self._data.size
 
     def item(self) -> float:
         """The value of a one-element Tensor as a Python float."""
-        return self.data.item()
+        return self._data.item()
 
     def numpy(self) -> np.ndarray:
         """The data array itself (not a copy)."""
@@ -105,43 +134,44 @@ class Tensor:
         return self.data.astype(dtype)
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("len() of a 0-d Tensor")
-        return len(self.data)
+        return len(self._data)
 
     def __float__(self) -> float:
-        return float(self.data)
+        return float(self._data)
 
     def __int__(self) -> int:
-        return int(self.data)
+        return int(self._data)
 
     def __bool__(self) -> bool:
-        return bool(self.data)
+        return bool(self._data)
 
     # Comparisons give plain boolean arrays: they are not differentiable and are not recorded.
     # (== and != keep identity semantics so Tensors stay hashable.)
     def __lt__(self, other):
-        return self.data < _data_of(other)
+        return self._data < _data_of(other)
 
     def __le__(self, other):
-        return self.data <= _data_of(other)
+        return self._data <= _data_of(other)
 
     def __gt__(self, other):
-        return self.data > _data_of(other)
+        return self._data > _data_of(other)
 
     def __ge__(self, other):
-        return self.data >= _data_of(other)
+        return self._data >= _data_of(other)
 
     def __repr__(self) -> str:
         parts = [f"name={self.name!r}"] if self.name is not None else []
-        parts.append(f"value={self.data.item()!r}" if self.data.ndim == 0 else f"shape={self.data.shape}")
-        parts.append(f"dtype={self.data.dtype}")
+        data = self._data
+        parts.append(f"value={data.item()!r}" if data.ndim == 0 else f"shape={data.shape}")
+        parts.append(f"dtype={data.dtype}")
         if self.node is not None:
             parts.append(f"op={self.node.op.name}")
         elif not self.requires_grad:
             parts.append("constant")
-        if self.grad is not None:
-            parts.append(f"grad={self.grad.item()!r}" if self.grad.ndim == 0 else "grad=yes")
+        if self._grad is not None:
+            parts.append(f"grad={self._grad.item()!r}" if self._grad.ndim == 0 else "grad=yes")
         return f"Tensor({', '.join(parts)})"
 
     # --- graph ------------------------------------------------------------------------------------
@@ -160,39 +190,40 @@ class Tensor:
 
     def zero_grad(self) -> None:
         """Forget this Tensor's gradient (``grad`` becomes None)."""
-        self.grad = None
+        self._grad = None
 
     def detach(self) -> "Tensor":
         """A constant Tensor sharing this one's data, cut off from the graph."""
-        return Tensor(self.data, requires_grad=False, name=self.name)
+        return Tensor(self._data, requires_grad=False, name=self.name)
 
-    # --- operators: one line each, calling the functional form --------------------------------------
+    # --- operators: one line each. The binary ones call `apply` directly, as their functional forms
+    # do: the extra frame was 5% of a scalar op's cost. ----------------------------------------------
     def __add__(self, other):
-        return _F.add(self, other)
+        return _apply(_ops.ADD, self, other)
 
     def __radd__(self, other):
-        return _F.add(other, self)
+        return _apply(_ops.ADD, other, self)
 
     def __sub__(self, other):
-        return _F.sub(self, other)
+        return _apply(_ops.SUB, self, other)
 
     def __rsub__(self, other):
-        return _F.sub(other, self)
+        return _apply(_ops.SUB, other, self)
 
     def __mul__(self, other):
-        return _F.mul(self, other)
+        return _apply(_ops.MUL, self, other)
 
     def __rmul__(self, other):
-        return _F.mul(other, self)
+        return _apply(_ops.MUL, other, self)
 
     def __truediv__(self, other):
-        return _F.div(self, other)
+        return _apply(_ops.DIV, self, other)
 
     def __rtruediv__(self, other):
-        return _F.div(other, self)
+        return _apply(_ops.DIV, other, self)
 
     def __neg__(self):
-        return _F.neg(self)
+        return _apply(_ops.NEG, self)
 
     def __pos__(self):
         return self
@@ -204,10 +235,10 @@ class Tensor:
         return _F.exp(self * _F.log_of_base(base))
 
     def __matmul__(self, other):
-        return _F.matmul(self, other)
+        return _apply(_ops.MATMUL, self, other)
 
     def __rmatmul__(self, other):
-        return _F.matmul(other, self)
+        return _apply(_ops.MATMUL, other, self)
 
     def __getitem__(self, index):
         return _F.getitem(self, index)
@@ -264,9 +295,11 @@ class Tensor:
 
 
 def _data_of(value):
-    return value.data if isinstance(value, Tensor) else value
+    return value._data if isinstance(value, Tensor) else value
 
 
 # Imported last: both modules use Tensor.
 from . import functional as _F  # noqa: E402
+from . import ops as _ops  # noqa: E402
+from .engine import apply as _apply  # noqa: E402
 from . import graph as _graph  # noqa: E402
