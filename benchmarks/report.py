@@ -225,6 +225,8 @@ def evaluate_targets(rows: list) -> list:
             continue
         if COMPARE[comparison](measured, goal):
             status = "met"
+        elif comparison == ">=" and unit == "fraction":
+            status = f"not met (short by {100 * (goal - measured):.2f} points)"
         elif comparison == ">=":
             status = f"not met (short by {format_value(goal - measured, unit)})"
         else:

@@ -12,7 +12,6 @@ import cProfile
 import datetime
 import gc
 import json
-import os
 import pstats
 import sys
 import time
@@ -137,8 +136,7 @@ def main(argv=None) -> int:
               "settings": {"quick": args.quick, "repeats": args.repeats, "only": args.only},
               "workloads": summaries, "rows": [row.to_dict() for row in rows],
               "targets": report.evaluate_targets(rows)}
-    if hasattr(os, "getloadavg"):
-        environment["load average at end"] = list(os.getloadavg())
+    environment["load average at end"] = report.load_average()
 
     print("\n".join(report.table_lines(rows)))
     print("\ntargets (issue 5 §2)" + (" — quick run: sizes differ, for information only" if args.quick else ""))

@@ -188,7 +188,7 @@ def _training_case(workload: str, case: str, network, baseline, dtype, batch_siz
     masks = [rng.choice(n_train, batch_size) for _ in range(64)]
     check_x, check_t = x_train[masks[0]], t_train[masks[0]]
     reference = network.gradient(check_x, check_t)
-    notes = [_checked(f"{case}: hand-written", _difference(reference, baseline.gradient(check_x, check_t), dtype),
+    notes = [_checked(f"{workload} {case}: hand-written", _difference(reference, baseline.gradient(check_x, check_t), dtype),
                       dtype)]
     steps = {BASELINE: hand_written_step(baseline, x_train, t_train),
              "graphgrad": graphgrad_step(network, x_train, t_train)}
@@ -196,7 +196,7 @@ def _training_case(workload: str, case: str, network, baseline, dtype, batch_siz
     torch_name = f"PyTorch {np.dtype(dtype).name.replace('float', 'f')}"
     if torch.available:
         model = torch_model(torch.module, network.params, dtype)
-        notes.append(_checked(f"{case}: {torch_name}",
+        notes.append(_checked(f"{workload} {case}: {torch_name}",
                               _difference(reference, torch_gradients(torch.module, model, check_x, check_t), dtype),
                               dtype))
         steps[torch_name] = torch_step(torch.module, model, x_train, t_train)
