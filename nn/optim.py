@@ -165,8 +165,14 @@ class SGD(Optimizer):
     def __init__(self, params: Iterable[Tensor] | None = None, lr: float = 0.01):
         super().__init__(params, lr)
 
+    def _new_state(self, param):
+        # Reused for lr * dW: a fresh temporary the size of W1 each step costs a page-faulting allocation.
+        return {"scaled": np.empty_like(param)}
+
     def _update(self, param, grad, state):
-        param -= self.lr * grad
+        scaled = state["scaled"]
+        np.multiply(grad, self.lr, out=scaled)
+        param -= scaled
 
 
 class Momentum(Optimizer):
