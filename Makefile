@@ -32,11 +32,13 @@ demo: $(STAMP)
 	$(PY) -m demos.train_mnist --out $(OUT)
 	$(PY) -m demos.render_graphs --out $(OUT)/graphs
 
+# micrograd is the scalar peer (the bench extra); PyTorch is measured when it is installed.
 bench: $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[bench]'
 	$(PY) -m benchmarks
 
 bench-quick: $(STAMP)
-	$(PY) -m benchmarks --quick
+	$(PY) -m benchmarks --quick --threads 1 --out $(OUT)/bench
 
 figures: $(STAMP)
 	$(PY) -m demos.render_graphs --out $(OUT)/graphs --readme-figures docs
