@@ -18,7 +18,7 @@ __all__ = ["apply", "constant"]
 
 _new_tensor = Tensor.__new__
 _DATA = attrgetter("_data")
-_ndarray, _generic = np.ndarray, np.generic
+_ndarray, _generic, _float64 = np.ndarray, np.generic, np.float64
 _new_node = Node.__new__
 
 
@@ -28,6 +28,12 @@ def constant(value, dtype=None, *, who: str = "apply") -> Tensor:
     Python numbers and integer or bool arrays take ``dtype`` (the float dtype of the op's Tensor
     inputs), as NumPy's Python scalars do, so ``x32 * 2`` stays float32. Float arrays keep their dtype.
     """
+    kind = type(value)
+    if kind is float or kind is int:  # the common case, a number in an expression: no array round trip
+        t = _new_tensor(Tensor)
+        t._data = (_float64 if dtype is None else dtype.type)(value)
+        t._grad, t.requires_grad, t.name, t.node = None, False, None, None
+        return t
     if isinstance(value, (int, float, bool, np.integer, np.bool_)) or (
         isinstance(value, np.ndarray) and value.dtype.kind in "biu"
     ):
@@ -97,7 +103,11 @@ def apply(op, *inputs, **params) -> Tensor:
 
 def _coerce(op, inputs) -> tuple:
     """Turn non-Tensor inputs into constants of the Tensor inputs' float dtype."""
-    dtype = next((v._data.dtype for v in inputs if isinstance(v, Tensor)), None)
+    dtype = None
+    for v in inputs:
+        if isinstance(v, Tensor):
+            dtype = v._data.dtype
+            break
     return tuple(v if isinstance(v, Tensor) else constant(v, dtype, who=op.name) for v in inputs)
 
 
