@@ -11,6 +11,7 @@ The rules and defaults are the book's, including its ``eps = 1e-7`` (added to ``
 
 from __future__ import annotations
 
+import abc
 import math
 from collections.abc import Iterable, Mapping
 
@@ -44,7 +45,7 @@ def _array_of(value, owner: str, what: str) -> np.ndarray:
     return array
 
 
-class Optimizer:
+class Optimizer(abc.ABC):
     """Base class: holds the parameters, their per-parameter state and the two update forms.
 
     Subclasses define ``_new_state(param)`` (the zeroed state of one parameter, a dict of arrays) and
@@ -143,8 +144,9 @@ class Optimizer:
     def _new_state(self, param: np.ndarray) -> dict:
         return {}
 
+    @abc.abstractmethod
     def _update(self, param: np.ndarray, grad: np.ndarray, state: dict) -> None:
-        raise NotImplementedError
+        """Update ``param`` in place from ``grad`` and this parameter's ``state``."""
 
     def __repr__(self) -> str:
         hyper = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if isinstance(v, float))
