@@ -91,7 +91,6 @@ def apply(op, *inputs, **params) -> Tensor:
         for t in tensors:
             if t.requires_grad:
                 out.requires_grad = True
-                # Node.__init__'s work, inline: one call frame less on every recorded op.
                 out.node = node = _new_node(Node)
                 node.op, node.inputs, node.params, node.saved = op, tensors, params or None, saved
                 node.module, node._output = STATE.module, _weak_ref(out)

@@ -7,8 +7,6 @@ soon as its last output is dropped, with no help from the garbage collector.
 
 from __future__ import annotations
 
-import weakref
-
 __all__ = ["Node"]
 
 
@@ -16,7 +14,8 @@ class Node:
     """One op application: the op, its input Tensors, its parameters, what forward saved, its output.
 
     Tensors and Nodes form the bipartite graph of the seed's figures: Nodes are the circles, Tensors
-    the values on the edges. Nodes are made by `autograd.engine.apply`, never by hand.
+    the values on the edges. Nodes are made by `autograd.engine.apply`, never by hand: it fills the
+    slots itself (the output as a weak reference), which saves a call frame on every recorded op.
 
     Attributes:
         op: the `autograd.ops.Op` applied (``op.name``, ``op.symbol``).
@@ -34,14 +33,6 @@ class Node:
     """
 
     __slots__ = ("op", "inputs", "params", "saved", "module", "_output", "__weakref__")
-
-    def __init__(self, op, inputs, params, saved, output, module):
-        self.op = op
-        self.inputs = inputs
-        self.params = params
-        self.saved = saved
-        self.module = module
-        self._output = weakref.ref(output)
 
     @property
     def output(self):
