@@ -118,9 +118,10 @@ def _propagate(roots, seeds, *, create_graph: bool, on_complete=None, on_step=No
     """Run the VJPs in reverse topological order, starting from ``seeds`` at ``roots``.
 
     Each Tensor's gradient is summed from all its uses, then handed once to ``on_complete(tensor,
-    gradient)``, or, without ``on_complete``, added into its ``.grad``. Gradients live in a dict local to this pass (keyed by the Tensors themselves, which
-    hash by identity), so a second pass never re-propagates what the first stored in ``.grad``. With
-    ``create_graph`` the rules run on Tensors and are recorded; otherwise on bare arrays.
+    gradient)``, or, without ``on_complete``, added into its ``.grad``. Gradients live in a dict local
+    to this pass (keyed by the Tensors themselves, which hash by identity), so a second pass never
+    re-propagates what the first stored in ``.grad``. With ``create_graph`` the rules run on Tensors and
+    are recorded; otherwise on bare arrays.
     """
     pending = {}
     leaves = []
