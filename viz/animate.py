@@ -12,7 +12,8 @@ import numpy as np
 
 from autograd.graph import backward_steps
 from viz import labels
-from viz.dot import DEFAULT_MAX_NODES, GraphView, collect_graph, draw_view
+from viz.dot import DEFAULT_MAX_NODES, draw_view
+from viz.graph_view import GraphView, collect_graph
 from viz.render import pipe
 
 DEFAULT_MAX_FRAMES = 300
