@@ -1,0 +1,140 @@
+"""The engine's fast paths give the results of its plain ones.
+
+Gradients are pruned where nothing needs them; 0-d values run as NumPy scalars inside the engine; plain
+backward runs the VJP rules on bare arrays while ``create_graph=True`` runs the same rules on Tensors.
+Each shortcut must change nothing a user can see.
+"""
+
+import gc
+import math
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+import autograd
+import nn
+from autograd import Tensor, ops
+from nn.optim import SGD
+from tests.test_op_gradients import programs
+
+SCALAR_OPS = {
+    "add": lambda x, y: x + y,
+    "sub": lambda x, y: x - y,
+    "mul": lambda x, y: x * y,
+    "div": lambda x, y: x / (y * y + 1.0),
+    "exp": lambda x, y: (x * 0.1).exp(),
+    "tanh": lambda x, y: x.tanh(),
+    "sigmoid": lambda x, y: x.sigmoid(),
+    "relu": lambda x, y: x.relu() + x * 0.5,
+    "square": lambda x, y: x ** 2,
+    "log": lambda x, y: (x * x + 1.0).log(),
+}
+
+
+@st.composite
+def scalar_programs(draw):
+    """A random chain of 3-12 scalar ops over 2-3 inputs (each op reads the newest value and any other)."""
+    inputs = draw(st.lists(st.floats(-2, 2, allow_nan=False, width=64), min_size=2, max_size=3))
+    steps = [(draw(st.sampled_from(sorted(SCALAR_OPS))), draw(st.integers(0, 10)))
+             for _ in range(draw(st.integers(3, 12)))]
+    return inputs, steps
+
+
+def run_scalar_program(leaves, steps):
+    values = list(leaves)
+    for name, pick in steps:
+        values.append(SCALAR_OPS[name](values[-1], values[pick % len(values)]))
+    return values[-1]
+
+
+@given(scalar_programs())
+def test_numpy_scalar_path_matches_the_0d_array_path_exactly(program):
+    numbers, steps = program
+    as_scalars = [Tensor(v) for v in numbers]              # kept as NumPy scalars inside
+    as_arrays = [Tensor(np.array(v)) for v in numbers]     # 0-d arrays the caller shares
+    out_scalars = run_scalar_program(as_scalars, steps)
+    out_arrays = run_scalar_program(as_arrays, steps)
+    out_scalars.backward()
+    out_arrays.backward()
+    assert out_scalars.data.tobytes() == out_arrays.data.tobytes()
+    for a, b in zip(as_scalars, as_arrays):
+        if a.grad is None:  # an input the program never read
+            assert b.grad is None
+            continue
+        assert type(a.grad) is np.ndarray and a.grad.shape == () and a.grad.dtype == np.float64
+        assert a.grad.tobytes() == b.grad.tobytes()
+
+
+@given(programs())
+def test_plain_backward_matches_the_recorded_create_graph_rules(program_and_inputs):
+    program, arrays = program_and_inputs
+    leaves = [Tensor(a) for a in arrays]
+    out = program(*leaves)
+    weights = np.random.default_rng(0).standard_normal(out.shape)
+    plain = autograd.grad(out, leaves, grad_outputs=weights, allow_unused=True)
+    recorded = autograd.grad(out, leaves, grad_outputs=weights, create_graph=True, allow_unused=True)
+    for p, r in zip(plain, recorded):
+        assert (p is None) == (r is None)
+        if p is not None:
+            np.testing.assert_allclose(p.data, r.data, rtol=1e-12, atol=1e-12)
+
+
+def test_vjps_of_inputs_that_need_no_gradient_never_run():
+    calls = []
+    tracked = ops.Op("tracked_mul", forward=lambda x, y: x * y,
+                     vjp=(lambda g, out, x, y: calls.append("x") or g * y,
+                          lambda g, out, x, y: calls.append("y") or g * x))
+    w = Tensor(np.ones(3))
+    data = np.arange(3.0)
+    autograd.apply(tracked, data, w).sum().backward()
+    assert calls == ["y"]
+    assert w.grad.tolist() == [0.0, 1.0, 2.0]
+
+
+def test_first_layer_input_gets_no_gradient_and_constants_stay_none():
+    net = nn.TwoLayerNet(6, 4, 3, rng=0)
+    x = Tensor(np.ones((2, 6)), requires_grad=False)
+    net.loss_tensor(x, np.array([0, 2])).backward()
+    assert x.grad is None
+    assert all(p.grad is not None for p in net.parameters())
+
+
+def test_float32_scalar_chain_stays_float32_in_values_and_gradients():
+    a, c, y = Tensor(np.float32(1.5)), Tensor(np.float32(0.25)), Tensor(np.float32(0.5))
+    for _ in range(5):
+        y = (y * a + c).tanh() * 2 + 1
+    y.backward()
+    assert y.dtype == np.float32 and y.data.dtype == np.float32
+    for t in (a, c):
+        assert t.grad.dtype == np.float32
+
+
+def test_reading_data_pins_an_array_that_later_ops_and_in_place_edits_see():
+    x = Tensor(2.0)
+    y = x * 3
+    view = y.data                      # the engine's NumPy scalar becomes a 0-d array the caller holds
+    assert isinstance(view, np.ndarray) and y.data is view
+    view[...] = 10.0                   # an in-place edit sticks, as for any Tensor's data
+    assert (y * 1).item() == 10.0
+
+
+def test_a_training_step_leaves_no_reference_cycles():
+    net = nn.TwoLayerNet(8, 5, 3, rng=0)
+    optimizer = SGD(net.parameters(), lr=0.1)
+    x = np.random.default_rng(0).random((4, 8))
+    t = np.array([0, 1, 2, 1])
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(3):
+            loss = net.loss_tensor(x, t)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        del loss
+        unreachable = gc.collect()
+    finally:
+        gc.enable()
+    assert unreachable == 0
+    assert math.isfinite(net.loss(x, t))
