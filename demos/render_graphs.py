@@ -11,6 +11,7 @@ README's figure, DIR/apple_graph.svg and DIR/apple_graph.png.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,8 @@ from autograd import Tensor, module_scope, softmax_cross_entropy
 from demos.apple import apple_bill
 from demos.apple_orange import apple_orange_bill
 from nn import TwoLayerNet
-from viz import animate_backward, draw_graph, render
+from viz import DotNotFoundError, animate_backward, draw_graph, render
+from viz.render import require_dot
 
 FIGURE_FORMATS = (".svg", ".png")
 PNG_DPI = 110
@@ -64,11 +66,11 @@ def two_layer_net(batch_size: int = 3, input_size: int = 4, hidden_size: int = 5
     return loss
 
 
-def write_figure(root, folder: Path, stem: str, **options) -> list[Path]:
-    """Write ``stem`` in every figure format into ``folder`` and return the paths."""
+def write_figure(root, folder: Path, stem: str, *, formats=FIGURE_FORMATS, **options) -> list[Path]:
+    """Write ``stem`` in each of ``formats`` into ``folder`` and return the paths."""
     digraph = draw_graph(root, **options)
     return [render(digraph, folder / f"{stem}{suffix}", dpi=PNG_DPI if suffix == ".png" else None)
-            for suffix in FIGURE_FORMATS]
+            for suffix in formats]
 
 
 def main(argv=None) -> list[Path]:
@@ -78,6 +80,13 @@ def main(argv=None) -> list[Path]:
                         help="also write DIR/apple_graph.svg and .png, the README's figure (e.g. docs)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    # Without Graphviz's `dot` the figures are still written, as .dot sources anyone can render later.
+    try:
+        require_dot()
+        has_dot, formats = True, FIGURE_FORMATS
+    except DotNotFoundError as missing:
+        has_dot, formats = False, (".dot",)
+        print(f"render_graphs: writing .dot sources only, and no animation: {missing}", file=sys.stderr)
 
     apple = apple_bill()
     print(f"apple: price = {apple['price'].item():g}; d/dapple {apple['apple'].grad.item():g}, "
@@ -87,21 +96,23 @@ def main(argv=None) -> list[Path]:
         f"d/d{name} {fruit[name].grad.item():g}" for name in ("apple_num", "apple", "orange", "orange_num", "tax")))
 
     written = []
-    written += write_figure(apple["price"], args.out, "apple", title="2 apples at 100, tax 1.1")
-    written += write_figure(fruit["price"], args.out, "apple_orange",
+    written += write_figure(apple["price"], args.out, "apple", formats=formats, title="2 apples at 100, tax 1.1")
+    written += write_figure(fruit["price"], args.out, "apple_orange", formats=formats,
                             title="2 apples at 100, 3 oranges at 150, tax 1.1")
-    written += write_figure(affine_batch(), args.out, "affine_batch", title="batch Affine: Y = X·W + b, N = 2")
-    written += write_figure(softmax_with_loss(), args.out, "softmax_with_loss", title="Softmax-with-Loss, 3 classes")
+    written += write_figure(affine_batch(), args.out, "affine_batch", formats=formats, title="batch Affine: Y = X·W + b, N = 2")
+    written += write_figure(softmax_with_loss(), args.out, "softmax_with_loss", formats=formats, title="Softmax-with-Loss, 3 classes")
     net_loss = two_layer_net()
-    written += write_figure(net_loss, args.out, "two_layer_net", title="TwoLayerNet, batch of 3")
-    written += write_figure(net_loss, args.out, "two_layer_net_collapsed", collapse_modules=True,
+    written += write_figure(net_loss, args.out, "two_layer_net", formats=formats, title="TwoLayerNet, batch of 3")
+    written += write_figure(net_loss, args.out, "two_layer_net_collapsed", formats=formats,
+                            collapse_modules=True,
                             title="TwoLayerNet, one box per layer")
     # The animation replays backward with autograd.graph.backward_steps; the .grad set above is not shown.
-    written.append(animate_backward(apple["price"], args.out / "apple_backward.html",
-                                    title="Backward pass of the apple bill"))
+    if has_dot:  # its frames are SVG drawn by `dot`
+        written.append(animate_backward(apple["price"], args.out / "apple_backward.html",
+                                        title="Backward pass of the apple bill"))
     if args.readme_figures is not None:
         args.readme_figures.mkdir(parents=True, exist_ok=True)
-        written += write_figure(apple["price"], args.readme_figures, "apple_graph")
+        written += write_figure(apple["price"], args.readme_figures, "apple_graph", formats=formats)
     for path in written:
         print(f"wrote {path} ({path.stat().st_size:,} bytes)")
     return written

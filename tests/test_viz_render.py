@@ -192,3 +192,14 @@ def test_render_graphs_demo_writes_every_figure(dot_program, tmp_path, capsys):
     assert "price = 220" in printed and "price = 715" in printed and "db = [5. 7. 9.]" in printed
     assert all(path.stat().st_size < 400_000 for path in written)
     assert np.isfinite(float(re.search(r"loss = ([\d.]+)", printed).group(1)))
+
+
+def test_render_graphs_demo_without_dot_writes_dot_sources_and_says_how_to_install(without_dot, tmp_path, capsys):
+    from demos import render_graphs
+
+    written = render_graphs.main(["--out", str(tmp_path / "graphs")])
+    captured = capsys.readouterr()
+    assert written and {path.suffix for path in written} == {".dot"}
+    assert all(path.read_text(encoding="utf-8").startswith("digraph") for path in written)
+    assert "apt-get install graphviz" in captured.err
+    assert "price = 220" in captured.out
