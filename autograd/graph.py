@@ -142,10 +142,13 @@ def _propagate(roots, seeds, *, create_graph: bool, on_complete=None, on_step=No
             g = pending.pop(out, None)
             if g is None:  # nothing reached this node's output (it only feeds a root we did not seed)
                 continue
-            if on_complete is None:
-                _accumulate(out, g, stored)
-            else:
+            if on_complete is not None:
                 on_complete(out, g)
+            elif type(g) is _ndarray:
+                _accumulate(out, g, stored)
+            else:  # a NumPy scalar (immutable): _accumulate's add, inline for scalar graphs
+                current = out._grad
+                out._grad = g if current is None else current + g
             op, inputs, params = node.op, node.inputs, node.params
             if op.saves:
                 params = dict(params or (), saved=node.saved)
