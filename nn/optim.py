@@ -201,23 +201,16 @@ class Momentum(Optimizer):
         param += v
 
 
-class Nesterov(Optimizer):
+class Nesterov(Momentum):
     """Nesterov's accelerated gradient, in the book's form (Sutskever et al. 2013, reparametrised).
 
-    ``W += momentum² v; W -= (1 + momentum) lr dW; v = momentum v - lr dW``.
+    ``W += momentum² v; W -= (1 + momentum) lr dW; v = momentum v - lr dW``. Momentum's settings and
+    velocity state; only the update differs.
 
     >>> params, grads = {"W": np.array([1.0])}, {"W": np.array([1.0])}
     >>> Nesterov(lr=0.1, momentum=0.9).update(params, grads); params["W"]
     array([0.81])
     """
-
-    def __init__(self, params: Iterable[Tensor] | None = None, lr: float = 0.01, momentum: float = 0.9):
-        super().__init__(params, lr)
-        self.momentum = _check_number(type(self).__name__, "momentum", momentum, low=0.0, high=1.0,
-                                      low_inclusive=True)
-
-    def _new_state(self, param):
-        return {"v": np.zeros_like(param)}
 
     def _update(self, param, grad, state):
         v = state["v"]
