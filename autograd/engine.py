@@ -10,8 +10,9 @@ from weakref import ref as _weak_ref
 
 import numpy as np
 
-from .mode import STATE
-from .node import Node
+from .inplace import freeze
+from .mode import current as _current_mode
+from .node import GuardedNode, Node
 from .tensor import Tensor, as_float_array
 
 __all__ = ["apply", "constant"]
@@ -19,7 +20,7 @@ __all__ = ["apply", "constant"]
 _new_tensor = Tensor.__new__
 _DATA = attrgetter("_data")
 _ndarray, _generic, _float64 = np.ndarray, np.generic, np.float64
-_new_node = Node.__new__
+_new_node = Node.__new__  # object.__new__: makes a GuardedNode too
 
 
 def constant(value, dtype=None, *, who: str = "apply") -> Tensor:
@@ -70,7 +71,8 @@ def apply(op, *inputs, **params) -> Tensor:
             tensors = _coerce(op, inputs)
             break
     arrays = list(map(_DATA, tensors))
-    if STATE.anomaly:
+    mode = _current_mode()
+    if mode.anomaly:
         result = _forward_checked(op, arrays, params)
     else:
         try:
@@ -87,13 +89,24 @@ def apply(op, *inputs, **params) -> Tensor:
     out._data = result  # a NumPy scalar for 0-d results: see Tensor.__slots__
     out._grad = None
     out.name = None
-    if STATE.grad_enabled:
+    if mode.grad_enabled:
         for t in tensors:
             if t.requires_grad:
-                out.requires_grad = True
-                out.node = node = _new_node(Node)
+                # The arrays the VJPs will read stay read-only until backward has run (autograd.inplace).
+                frozen = None
+                if op.reads:
+                    frozen = freeze([arrays[i] for i in op.reads])
+                if op.reads_out and type(result) is _ndarray:
+                    held = freeze((result,))
+                    if held:
+                        frozen = held if frozen is None else frozen + held
+                node = _new_node(Node if frozen is None else GuardedNode)
+                node._frozen = frozen
                 node.op, node.inputs, node.params, node.saved = op, tensors, params or None, saved
-                node.module, node._output = STATE.module, _weak_ref(out)
+                node.module, node._output = mode.module, _weak_ref(out)
+                node._values, node._out_value = arrays, result
+                out.requires_grad = True
+                out.node = node
                 return out
     out.requires_grad = False
     out.node = None

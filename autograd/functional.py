@@ -196,6 +196,7 @@ def transpose(x, axes=None) -> Tensor:
         ndim = np.ndim(x.data if isinstance(x, Tensor) else x)
         if sorted(a % ndim if ndim else a for a in axes) != list(range(ndim)):
             raise ValueError(f"transpose: axes {axes} are not a permutation of the {ndim} axes of the input")
+        axes = tuple(a % ndim for a in axes)  # the node records the permutation as NumPy applies it
     return apply(ops.TRANSPOSE, x, axes=axes)
 
 
@@ -223,8 +224,13 @@ def _plain_index(index):
     if isinstance(index, tuple):
         return tuple(_plain_index(i) for i in index)
     if isinstance(index, Tensor):
-        index = index.data
-        return index.astype(np.intp) if index.dtype.kind == "f" else index
+        # A Tensor always holds floats, so a boolean mask and 0/1 positions look alike in it; guessing
+        # (or truncating 1.7 to 1) would select the wrong elements without a word.
+        raise TypeError(
+            f"getitem: a Tensor (dtype {index.dtype}, shape {index.shape}) cannot be an index: Tensors hold "
+            "floats, which could mean positions or a mask; index with a NumPy array instead (integer "
+            "positions, e.g. t.data.astype(int), or a boolean mask, e.g. t.data > 0)"
+        )
     if isinstance(index, list):
         return np.asarray(index)
     return index

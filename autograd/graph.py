@@ -12,7 +12,8 @@ from typing import NamedTuple
 import numpy as np
 
 from .engine import check_finite
-from .mode import STATE, enable_grad
+from .inplace import RELEASED, release, released_error
+from .mode import current as current_mode, enable_grad
 from .ops import CAST, call, sum_to
 from .tensor import Tensor
 
@@ -114,14 +115,16 @@ def _seed_gradients(roots, grad_outputs, who: str, as_tensors: bool, single: boo
     return seeds
 
 
-def _propagate(roots, seeds, *, create_graph: bool, on_complete=None, on_step=None) -> None:
+def _propagate(roots, seeds, *, who: str, create_graph: bool, retain_graph: bool, on_complete=None,
+               on_step=None) -> None:
     """Run the VJPs in reverse topological order, starting from ``seeds`` at ``roots``.
 
     Each Tensor's gradient is summed from all its uses, then handed once to ``on_complete(tensor,
     gradient)``, or, without ``on_complete``, added into its ``.grad``. Gradients live in a dict local
     to this pass (keyed by the Tensors themselves, which hash by identity), so a second pass never
-    re-propagates what the first stored in ``.grad``. With ``create_graph`` the rules run on Tensors and
-    are recorded; otherwise on bare arrays.
+    re-propagates what the first stored in ``.grad``. The VJPs see the values each op saw in its forward
+    pass (``node._values``); with ``create_graph`` they run on the Tensors and are recorded. Unless
+    ``retain_graph``, each Node gives its read-only arrays back once its VJPs have run (`autograd.inplace`).
     """
     pending = {}
     leaves = []
@@ -133,7 +136,7 @@ def _propagate(roots, seeds, *, create_graph: bool, on_complete=None, on_step=No
             pending[root] = seed
             if root.node is None:
                 leaves.append(root)
-    anomaly = STATE.anomaly
+    anomaly = current_mode().anomaly
     order = toposort(roots)
     # Under detect_anomaly NumPy stays quiet: a non-finite gradient raises, naming its op.
     with np.errstate(all="ignore") if anomaly else contextlib.nullcontext():
@@ -142,6 +145,9 @@ def _propagate(roots, seeds, *, create_graph: bool, on_complete=None, on_step=No
             g = pending.pop(out, None)
             if g is None:  # nothing reached this node's output (it only feeds a root we did not seed)
                 continue
+            frozen = node._frozen
+            if frozen is RELEASED:
+                raise released_error(who, node)
             if on_complete is not None:
                 on_complete(out, g)
             elif type(g) is _ndarray:
@@ -149,15 +155,16 @@ def _propagate(roots, seeds, *, create_graph: bool, on_complete=None, on_step=No
             else:  # a NumPy scalar (immutable): _accumulate's add, inline for scalar graphs
                 current = out._grad
                 out._grad = g if current is None else current + g
-            op, inputs, params = node.op, node.inputs, node.params
+            op, inputs, params, values = node.op, node.inputs, node.params, node._values
             if op.saves:
                 params = dict(params or (), saved=node.saved)
             if create_graph:
+                _check_values_unchanged(node, out, who)
                 args, out_value = inputs, out
             else:
-                args, out_value = list(map(_DATA, inputs)), out._data
+                args, out_value = values, node._out_value
             sent = [] if on_step is not None else None
-            for t, vjp in zip(inputs, op.vjps):
+            for t, value, vjp in zip(inputs, values, op.vjps):
                 if not t.requires_grad:
                     if sent is not None:
                         sent.append(None)
@@ -166,21 +173,11 @@ def _propagate(roots, seeds, *, create_graph: bool, on_complete=None, on_step=No
                     g_input = vjp(g, out_value, *args)
                 else:
                     g_input = vjp(g, out_value, *args, **params)
-                if not create_graph:
-                    data = t._data
-                    # Two NumPy scalars of one type agree in shape and dtype: skip the checks (the
-                    # common case of scalar graphs, where they cost as much as the VJP itself).
-                    data_type = type(data)
-                    if type(g_input) is not data_type or data_type is _ndarray:
-                        if op.broadcasting and g_input.shape != data.shape:
-                            g_input = sum_to(g_input, data.shape)
-                        if g_input.dtype != data.dtype:
-                            g_input = g_input.astype(data.dtype)
-                else:
-                    if op.broadcasting and g_input.shape != t.shape:
-                        g_input = sum_to(g_input, t.shape)
-                    if g_input.dtype != t.dtype:
-                        g_input = call(CAST, g_input, dtype=t.dtype)
+                # Two NumPy scalars of one type agree in shape and dtype: skip the checks (the common
+                # case of scalar graphs, where they cost as much as the VJP itself).
+                value_type = type(value)
+                if type(g_input) is not value_type or value_type is _ndarray:
+                    g_input = _fit(op, g_input, value, create_graph)
                 if anomaly:
                     check_finite(op, "backward", _data(g_input), [a.data for a in inputs])
                 if sent is not None:
@@ -192,6 +189,9 @@ def _propagate(roots, seeds, *, create_graph: bool, on_complete=None, on_step=No
                         leaves.append(t)
                 else:
                     pending[t] = previous + g_input
+            if frozen is not None and not retain_graph:
+                node._frozen = RELEASED
+                release(frozen)
             if on_step is not None:
                 on_step(BackwardStep(node, _data(g), tuple(None if s is None else _data(s) for s in sent)))
     for leaf in leaves:
@@ -201,8 +201,48 @@ def _propagate(roots, seeds, *, create_graph: bool, on_complete=None, on_step=No
             on_complete(leaf, pending[leaf])
 
 
+def _fit(op, g_input, value, create_graph: bool):
+    """Sum a broadcast gradient back to its input's shape and give it the input's dtype; refuse any other shape."""
+    shape = np.shape(value)
+    if g_input.shape != shape:
+        if op.broadcasting:
+            g_input = sum_to(g_input, shape)
+        if g_input.shape != shape:
+            raise RuntimeError(
+                f"{op.name}: a VJP returned a gradient of shape {g_input.shape} for an input of shape {shape}; "
+                "a gradient must have its input's shape"
+            )
+    dtype = value.dtype
+    if g_input.dtype != dtype:
+        g_input = call(CAST, g_input, dtype=dtype) if create_graph else g_input.astype(dtype)
+    return g_input
+
+
+def _check_values_unchanged(node, out, who: str) -> None:
+    """With create_graph the VJPs read the Tensors themselves: refuse if one no longer holds what forward saw."""
+    op = node.op
+    checks = [(node.inputs[i], node._values[i], f"input {i}") for i in op.reads]
+    if op.reads_out:
+        checks.append((out, node._out_value, "output"))
+    for tensor, value, role in checks:
+        current = tensor._data
+        if current is value or (type(value) is not _ndarray and current.shape == () and current == value):
+            continue
+        label = f" {tensor.name!r}" if tensor.name else ""
+        raise RuntimeError(
+            f"{who}: the {role}{label} of {op.name} (shape {tensor.shape}) was given new data after the "
+            "node was recorded, so create_graph would differentiate other values than the forward pass "
+            "used; run the forward pass again"
+        )
+
+
 def _accumulate(t, g, stored: set) -> None:
     """Add ``g`` into ``t.grad``; an array already given to another Tensor (or a view) is copied first."""
+    if g.shape != t._data.shape:
+        raise RuntimeError(
+            f"backward: a gradient of shape {g.shape} reached {t!r}, whose data has shape {t._data.shape}: "
+            "its .data was replaced by an array of another shape after the graph was recorded"
+        )
     if type(g) is _ndarray:  # (NumPy scalars are immutable: nothing to protect)
         if not g.flags.writeable or g.base is not None or id(g) in stored:
             g = g.copy()
@@ -211,11 +251,15 @@ def _accumulate(t, g, stored: set) -> None:
     t._grad = g if current is None else current + g
 
 
+def _label(t) -> str:
+    return f" {t.name!r}" if t.name else ""
+
+
 def _data(value):
     return value.data if isinstance(value, Tensor) else value
 
 
-def backward(roots, grad_outputs=None) -> None:
+def backward(roots, grad_outputs=None, retain_graph: bool = False) -> None:
     """Backpropagate from ``roots``, adding into ``.grad`` of every Tensor that requires grad.
 
     Leaves and intermediates both get their gradient, so a whole graph can be inspected and drawn.
@@ -225,22 +269,36 @@ def backward(roots, grad_outputs=None) -> None:
     Args:
         roots: a Tensor or a list of Tensors.
         grad_outputs: the gradient for each root (optional for one-element roots, where it is 1).
+        retain_graph: keep the arrays the graph saved read-only, so it can be backpropagated again.
+            By default they are given back, writeable, for in-place updates (``W -= lr * W.grad``),
+            and a second backward through the graph's array ops raises `RuntimeError`
+            (see `autograd.inplace`; graphs of scalars can always be backpropagated again).
+
+    Raises:
+        RuntimeError: a root does not require grad; a Node on the way was backpropagated before
+            without ``retain_graph``; a VJP returned a gradient of the wrong shape.
     """
     single = isinstance(roots, Tensor)
     roots = _as_tensor_list(roots, "backward")
     seeds = _seed_gradients(roots, grad_outputs, "backward", as_tensors=False, single=single)
-    _propagate(roots, seeds, create_graph=False)
+    _propagate(roots, seeds, who="backward", create_graph=False, retain_graph=retain_graph)
 
 
-def grad(outputs, inputs, grad_outputs=None, create_graph: bool = False, allow_unused: bool = False):
+def grad(outputs, inputs, grad_outputs=None, create_graph: bool = False, allow_unused: bool = False,
+         retain_graph: bool | None = None):
     """The gradients of ``outputs`` with respect to ``inputs``, as Tensors; ``.grad`` is left untouched.
 
     Args:
         outputs: a Tensor or a list of Tensors to differentiate.
-        inputs: a Tensor (returns one Tensor) or a sequence of Tensors (returns a tuple).
+        inputs: a Tensor (returns one Tensor) or a sequence of Tensors (returns a tuple); a Tensor may
+            appear more than once, and gets its gradient at each place.
         grad_outputs: the gradient for each output (optional for one-element outputs).
         create_graph: record the backward pass, so the results can be differentiated again.
         allow_unused: return None for an input the outputs do not depend on, instead of raising.
+        retain_graph: as for `backward`; by default True with ``create_graph``, else False.
+
+    Raises:
+        RuntimeError: an input does not require grad, or (without ``allow_unused``) is not used.
 
     >>> from autograd import Tensor
     >>> x = Tensor(2.0)
@@ -253,26 +311,34 @@ def grad(outputs, inputs, grad_outputs=None, create_graph: bool = False, allow_u
     inputs = _as_tensor_list(inputs, "grad")
     single_output = isinstance(outputs, Tensor)
     outputs = _as_tensor_list(outputs, "grad")
+    for i, t in enumerate(inputs):
+        if not t.requires_grad:
+            raise RuntimeError(
+                f"grad: input {i}{_label(t)} of shape {t.shape} does not require grad, so it has no gradient "
+                "(make it with requires_grad=True)"
+            )
     seeds = _seed_gradients(outputs, grad_outputs, "grad", as_tensors=create_graph, single=single_output)
-    wanted = {t: i for i, t in enumerate(inputs)}
+    if retain_graph is None:
+        retain_graph = create_graph
+    wanted = {}
+    for i, t in enumerate(inputs):
+        wanted.setdefault(t, []).append(i)
     results = [None] * len(inputs)
 
     def collect(t, g):
-        index = wanted.get(t)
-        if index is not None:
+        for index in wanted.get(t, ()):
             results[index] = g
 
     if create_graph:
         with enable_grad():
-            _propagate(outputs, seeds, create_graph=True, on_complete=collect)
+            _propagate(outputs, seeds, who="grad", create_graph=True, retain_graph=retain_graph, on_complete=collect)
     else:
-        _propagate(outputs, seeds, create_graph=False, on_complete=collect)
+        _propagate(outputs, seeds, who="grad", create_graph=False, retain_graph=retain_graph, on_complete=collect)
     for i, (t, g) in enumerate(zip(inputs, results)):
         if g is None:
             if not allow_unused:
-                label = f" {t.name!r}" if t.name else ""
                 raise RuntimeError(
-                    f"grad: input {i}{label} of shape {t.shape} is not used to compute the outputs "
+                    f"grad: input {i}{_label(t)} of shape {t.shape} is not used to compute the outputs "
                     "(pass allow_unused=True to get None for it)"
                 )
         elif not isinstance(g, Tensor):
@@ -285,7 +351,8 @@ def backward_steps(roots, grad=None) -> list:
 
     Each `BackwardStep` holds the ``node``, the complete ``grad_output`` of its output, and
     ``input_grads``: the contribution sent to each input (None where the input needs no gradient).
-    `viz.animate_backward` and `viz.explain` replay these.
+    `viz.animate_backward` and `viz.explain` replay these. The graph is retained (it can be
+    backpropagated afterwards); a graph already backpropagated without ``retain_graph`` cannot be replayed.
 
     >>> from autograd import Tensor
     >>> x = Tensor(3.0)
@@ -296,6 +363,7 @@ def backward_steps(roots, grad=None) -> list:
     roots = _as_tensor_list(roots, "backward_steps")
     seeds = _seed_gradients(roots, grad, "backward_steps", as_tensors=False, single=single)
     steps = []
-    _propagate(roots, seeds, create_graph=False, on_complete=lambda t, g: None, on_step=steps.append)
+    _propagate(roots, seeds, who="backward_steps", create_graph=False, retain_graph=True,
+               on_complete=lambda t, g: None, on_step=steps.append)
     return steps
 

@@ -7,7 +7,9 @@ soon as its last output is dropped, with no help from the garbage collector.
 
 from __future__ import annotations
 
-__all__ = ["Node"]
+from .inplace import release
+
+__all__ = ["Node", "GuardedNode"]
 
 
 class Node:
@@ -32,7 +34,10 @@ class Node:
     ('mul', ['x', None], True)
     """
 
-    __slots__ = ("op", "inputs", "params", "saved", "module", "_output", "__weakref__")
+    # `_values` and `_out_value` are the input and output values the op saw, which backward uses (so a
+    # later `.data =` cannot change a gradient); `_frozen` the arrays held read-only for it (see inplace).
+    __slots__ = ("op", "inputs", "params", "saved", "module", "_output", "_values", "_out_value", "_frozen",
+                 "__weakref__")
 
     @property
     def output(self):
@@ -43,3 +48,18 @@ class Node:
         shapes = ", ".join(str(t.shape) for t in self.inputs)
         where = f", module={self.module!r}" if self.module else ""
         return f"Node({self.op.name}, inputs=[{shapes}]{where})"
+
+
+class GuardedNode(Node):
+    """A Node that holds arrays read-only (see `autograd.inplace`); when it is freed, it lets go of them.
+
+    Only Nodes that froze an array are of this class, so graphs of scalars pay nothing for the finalizer.
+    """
+
+    __slots__ = ()
+
+    def __del__(self):
+        frozen = self._frozen
+        if frozen:
+            self._frozen = ()
+            release(frozen)

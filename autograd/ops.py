@@ -15,6 +15,8 @@ Vocabulary of the VJP rules:
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from .engine import apply
@@ -34,17 +36,29 @@ class Op:
             ``saves``); a single callable for a one-input op.
         broadcasting: the op broadcasts its inputs as NumPy does.
         saves: forward returns ``(out, saved)``; ``saved`` is stored on the Node and given to the VJPs.
+        reads: the names (as in the VJPs' signature, ``"out"`` for the result) of the values whose
+            *contents* the VJPs use, not just their shape or dtype. Their arrays are held read-only until
+            the Node has been backpropagated (`autograd.inplace`). None, the default, means all of them:
+            always safe, for ops declared outside this table.
     """
 
-    __slots__ = ("name", "symbol", "forward", "vjps", "broadcasting", "saves")
+    __slots__ = ("name", "symbol", "forward", "vjps", "broadcasting", "saves", "reads", "reads_out")
 
-    def __init__(self, name, *, forward, vjp, symbol=None, broadcasting=False, saves=False):
+    def __init__(self, name, *, forward, vjp, symbol=None, broadcasting=False, saves=False, reads=None):
         self.name = name
         self.symbol = symbol or name
         self.forward = forward
         self.vjps = vjp if isinstance(vjp, tuple) else (vjp,)
         self.broadcasting = broadcasting
         self.saves = saves
+        names = list(inspect.signature(self.vjps[0]).parameters)[2:2 + len(self.vjps)]
+        if reads is None:
+            reads = ("out", *names)
+        unknown = [r for r in reads if r != "out" and r not in names]
+        if unknown:
+            raise ValueError(f"Op {name!r}: reads names {unknown}, which are not among its inputs {names} or 'out'")
+        self.reads = tuple(i for i, n in enumerate(names) if n in reads)  # input positions
+        self.reads_out = "out" in reads
 
     @property
     def arity(self) -> int:
@@ -100,28 +114,28 @@ def _unreduce(g, x, axis, keepdims):
 
 
 # --- arithmetic (broadcasting) -------------------------------------------------------------------------
-ADD = Op("add", symbol="+", broadcasting=True,
+ADD = Op("add", symbol="+", broadcasting=True, reads=(),
          forward=lambda x, y: x + y,
          vjp=(lambda g, out, x, y: g,
               lambda g, out, x, y: g))
 
-SUB = Op("sub", symbol="−", broadcasting=True,
+SUB = Op("sub", symbol="−", broadcasting=True, reads=(),
          forward=lambda x, y: x - y,
          vjp=(lambda g, out, x, y: g,
               lambda g, out, x, y: -g))
 
-MUL = Op("mul", symbol="×", broadcasting=True,
+MUL = Op("mul", symbol="×", broadcasting=True, reads=("x", "y"),
          forward=lambda x, y: x * y,
          vjp=(lambda g, out, x, y: g * y,
               lambda g, out, x, y: g * x))
 
 # d(x/y)/dy = -x/y² = -out/y: reuses the forward result instead of squaring y.
-DIV = Op("div", symbol="÷", broadcasting=True,
+DIV = Op("div", symbol="÷", broadcasting=True, reads=("y", "out"),
          forward=lambda x, y: x / y,
          vjp=(lambda g, out, x, y: g / y,
               lambda g, out, x, y: -g * out / y))
 
-NEG = Op("neg", symbol="−",
+NEG = Op("neg", symbol="−", reads=(),
          forward=lambda x: -x,
          vjp=lambda g, out, x: -g)
 
@@ -132,7 +146,7 @@ def _pow_vjp(g, out, x, exponent):
     return g * exponent * x ** (exponent - 1)
 
 
-POW = Op("pow", symbol="**", forward=lambda x, exponent: x ** exponent, vjp=_pow_vjp)
+POW = Op("pow", symbol="**", forward=lambda x, exponent: x ** exponent, vjp=_pow_vjp, reads=("x",))
 
 
 # --- matmul: np.dot on 1-d and 2-d operands -------------------------------------------------------------
@@ -163,18 +177,18 @@ def _matmul_vjp_y(g, out, x, y):
     return _outer(x, g) if y.ndim == 2 else g * x
 
 
-MATMUL = Op("matmul", symbol="dot", forward=_matmul_forward, vjp=(_matmul_vjp_x, _matmul_vjp_y))
+MATMUL = Op("matmul", symbol="dot", forward=_matmul_forward, vjp=(_matmul_vjp_x, _matmul_vjp_y), reads=("x", "y"))
 
 
 # --- elementwise functions ------------------------------------------------------------------------------
-EXP = Op("exp", forward=np.exp, vjp=lambda g, out, x: g * out)
+EXP = Op("exp", forward=np.exp, vjp=lambda g, out, x: g * out, reads=("out",))
 
-LOG = Op("log", forward=np.log, vjp=lambda g, out, x: g / x)
+LOG = Op("log", forward=np.log, vjp=lambda g, out, x: g / x, reads=("x",))
 
-TANH = Op("tanh", forward=np.tanh, vjp=lambda g, out, x: g * (1 - out * out))
+TANH = Op("tanh", forward=np.tanh, vjp=lambda g, out, x: g * (1 - out * out), reads=("out",))
 
 # relu'(0) = 0, as the seed's mask `x <= 0` has it; the mask is a constant even in higher-order graphs.
-RELU = Op("relu", symbol="ReLU",
+RELU = Op("relu", symbol="ReLU", reads=("x",),
           forward=lambda x: np.maximum(x, 0),
           vjp=lambda g, out, x: g * (_array(x) > 0))
 
@@ -185,27 +199,32 @@ def _sigmoid_forward(x):
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
-SIGMOID = Op("sigmoid", symbol="σ", forward=_sigmoid_forward,
+SIGMOID = Op("sigmoid", symbol="σ", forward=_sigmoid_forward, reads=("out",),
              vjp=lambda g, out, x: g * out * (1 - out))
 
 
 # --- reductions and shape ops --------------------------------------------------------------------------
-SUM = Op("sum", symbol="Σ",
+SUM = Op("sum", symbol="Σ", reads=(),
          forward=lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims),
          vjp=lambda g, out, x, axis, keepdims: _unreduce(g, x, axis, keepdims))
 
 
 def _max_vjp(g, out, x, axis, keepdims):
-    # Ties share the gradient evenly: each of k maximal entries gets g / k.
+    # Ties share the gradient evenly: each of k maximal entries gets g / k. A NaN is the maximum of
+    # its slice (np.max propagates it) and gets the gradient, as in PyTorch.
     x_data, out_data = _array(x), _array(out)
     if not keepdims:
         out_data = out_data.reshape(_keepdims_shape(x_data.shape, axis))
     winners = x_data == out_data
+    nan_maxima = np.isnan(out_data)
+    if nan_maxima.any():
+        winners |= np.isnan(x_data) & nan_maxima
     share = (winners / winners.sum(axis=axis, keepdims=True)).astype(x_data.dtype, copy=False)
     return _unreduce(g, x, axis, keepdims) * share
 
 
-MAX = Op("max", forward=lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims), vjp=_max_vjp)
+MAX = Op("max", forward=lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims), vjp=_max_vjp,
+         reads=("x", "out"))
 
 def _broadcast_to_forward(x, shape):
     try:
@@ -214,25 +233,26 @@ def _broadcast_to_forward(x, shape):
         raise ValueError(f"broadcast_to: shape {x.shape} cannot be broadcast to {tuple(shape)}") from None
 
 
-BROADCAST_TO = Op("broadcast_to", forward=_broadcast_to_forward,
+BROADCAST_TO = Op("broadcast_to", forward=_broadcast_to_forward, reads=(),
                   vjp=lambda g, out, x, shape: sum_to(g, x.shape))
 
-CAST = Op("cast",
+CAST = Op("cast", reads=(),
           forward=lambda x, dtype: x.astype(dtype),
           vjp=lambda g, out, x, dtype: call(CAST, g, dtype=x.dtype))
 
-RESHAPE = Op("reshape",
+RESHAPE = Op("reshape", reads=(),
              forward=lambda x, shape: x.reshape(shape),
              vjp=lambda g, out, x, shape: g.reshape(x.shape))
 
 
-def _inverse_axes(axes):
-    return None if axes is None else tuple(np.argsort(axes).tolist())
+def _inverse_axes(axes, ndim: int):
+    # Negative axes count from the end: argsort of (-1, 0) would invert the wrong permutation.
+    return None if axes is None else tuple(np.argsort([a % ndim for a in axes]).tolist())
 
 
-TRANSPOSE = Op("transpose", symbol="ᵀ",
+TRANSPOSE = Op("transpose", symbol="ᵀ", reads=(),
                forward=lambda x, axes: np.transpose(x, axes),
-               vjp=lambda g, out, x, axes: call(TRANSPOSE, g, axes=_inverse_axes(axes)))
+               vjp=lambda g, out, x, axes: call(TRANSPOSE, g, axes=_inverse_axes(axes, x.ndim)))
 
 
 def _is_basic_index(index) -> bool:
@@ -251,12 +271,12 @@ def _scatter_add_forward(g, shape, index):
     return grad
 
 
-GETITEM = Op("getitem", symbol="[]",
+GETITEM = Op("getitem", symbol="[]", reads=(),
              forward=lambda x, index: x[index],
              vjp=lambda g, out, x, index: call(SCATTER_ADD, g, shape=x.shape, index=index))
 
 # The VJP of indexing: scatter g into zeros of the input's shape; its own VJP is indexing again.
-SCATTER_ADD = Op("scatter_add", forward=_scatter_add_forward,
+SCATTER_ADD = Op("scatter_add", forward=_scatter_add_forward, reads=(),
                  vjp=lambda g, out, x, shape, index: call(GETITEM, g, index=index))
 
 
@@ -266,7 +286,7 @@ def _softmax_forward(x, axis):
     return e / np.sum(e, axis=axis, keepdims=True)
 
 
-SOFTMAX = Op("softmax", forward=_softmax_forward,
+SOFTMAX = Op("softmax", forward=_softmax_forward, reads=("out",),
              vjp=lambda g, out, x, axis: out * (g - (g * out).sum(axis=axis, keepdims=True)))
 
 
@@ -275,7 +295,7 @@ def _log_softmax_forward(x, axis):
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
-LOG_SOFTMAX = Op("log_softmax", forward=_log_softmax_forward,
+LOG_SOFTMAX = Op("log_softmax", forward=_log_softmax_forward, reads=("out",),
                  vjp=lambda g, out, x, axis: g - call(EXP, out) * g.sum(axis=axis, keepdims=True))
 
 
@@ -288,8 +308,20 @@ def one_hot(target: np.ndarray, num_classes: int, dtype) -> np.ndarray:
     return rows
 
 
+def _target_mass(target):
+    """Each row's sum of soft targets (N, 1), or None for labels and rows that sum to exactly 1.
+
+    d/dlogits of -sum(t * log_softmax(logits)) is softmax * sum(t) - t, which is the familiar
+    softmax - t only where a row sums to 1.
+    """
+    if target.ndim == 1:
+        return None
+    mass = target.sum(axis=1, keepdims=True)
+    return None if (mass == 1).all() else mass
+
+
 def _softmax_ce_forward(logits, target):
-    # Mean cross-entropy of softmax(logits) against labels (N,) or one-hot rows (N, C), via log-sum-exp.
+    # Mean cross-entropy of softmax(logits) against labels (N,) or target rows (N, C), via log-sum-exp.
     n = logits.shape[0]
     shifted = logits - np.max(logits, axis=1, keepdims=True)
     e = np.exp(shifted)
@@ -302,6 +334,9 @@ def _softmax_ce_forward(logits, target):
         grad_logits[rows, target] -= 1
     else:
         loss = -np.sum(target * log_probs) / n
+        mass = _target_mass(target)
+        if mass is not None:
+            grad_logits *= mass
         grad_logits -= target
     grad_logits /= n
     return np.asarray(loss, dtype=logits.dtype), grad_logits
@@ -310,11 +345,15 @@ def _softmax_ce_forward(logits, target):
 def _softmax_ce_vjp(g, out, logits, target, saved):
     if isinstance(logits, Tensor):  # create_graph: express the rule in ops so it can be differentiated
         onehot = one_hot(target, logits.shape[1], logits.dtype)
-        return g * (call(SOFTMAX, logits, axis=1) - onehot) / logits.shape[0]
+        probs = call(SOFTMAX, logits, axis=1)
+        mass = _target_mass(target)
+        if mass is not None:
+            probs = probs * mass.astype(logits.dtype)
+        return g * (probs - onehot) / logits.shape[0]
     return g * saved
 
 
-SOFTMAX_CROSS_ENTROPY = Op("softmax_cross_entropy", symbol="softmax-CE", saves=True,
+SOFTMAX_CROSS_ENTROPY = Op("softmax_cross_entropy", symbol="softmax-CE", saves=True, reads=("logits",),
                            forward=_softmax_ce_forward, vjp=_softmax_ce_vjp)
 
 

@@ -89,7 +89,18 @@ class Tensor:
 
     @data.setter
     def data(self, value) -> None:
-        self._data = value
+        # Checked as the constructor checks. A graph already recorded keeps the values it saw, so a new
+        # array here changes what the next forward pass computes, never an old graph's gradient.
+        if value is self._data:  # `x.data += 1` hands the same array back
+            return
+        array = as_float_array(value, who="Tensor.data")
+        grad = self._grad
+        if grad is not None and grad.shape != array.shape:
+            raise ValueError(
+                f"Tensor.data: new data of shape {array.shape} for a Tensor whose grad has shape {grad.shape}; "
+                "call zero_grad() first to change its shape"
+            )
+        self._data = array[()] if array.ndim == 0 and not isinstance(value, np.ndarray) else array
 
     @property
     def grad(self):
@@ -101,7 +112,15 @@ class Tensor:
 
     @grad.setter
     def grad(self, value) -> None:
-        self._grad = value
+        """None, or an array of ``data``'s shape (converted to ``data``'s dtype)."""
+        if value is None:
+            self._grad = None
+            return
+        array = as_float_array(value, who="Tensor.grad")
+        data = self._data
+        if array.shape != data.shape:
+            raise ValueError(f"Tensor.grad: a gradient of shape {array.shape} for a Tensor of shape {data.shape}")
+        self._grad = array if array.dtype == data.dtype else array.astype(data.dtype)
 
     # --- array-like -------------------------------------------------------------------------------
     @property
@@ -175,18 +194,21 @@ class Tensor:
         return f"Tensor({', '.join(parts)})"
 
     # --- graph ------------------------------------------------------------------------------------
-    def backward(self, grad=None) -> None:
+    def backward(self, grad=None, retain_graph: bool = False) -> None:
         """Backpropagate from this Tensor, adding into ``.grad`` of every Tensor that requires grad.
 
         Args:
             grad: the gradient of some scalar with respect to this Tensor, of this Tensor's shape.
                 Optional for a one-element output, where it is 1 (the seed's ``dout = 1``).
+            retain_graph: keep the graph's saved arrays read-only so it can be backpropagated again;
+                by default they are given back for in-place updates (see `autograd.graph.backward`).
 
         Raises:
-            RuntimeError: this Tensor does not require grad, or it has several elements and no ``grad``.
+            RuntimeError: this Tensor does not require grad, or it has several elements and no ``grad``,
+                or the graph's array ops were backpropagated before without ``retain_graph``.
             ValueError: ``grad``'s shape differs from this Tensor's.
         """
-        _graph.backward(self, grad)
+        _graph.backward(self, grad, retain_graph)
 
     def zero_grad(self) -> None:
         """Forget this Tensor's gradient (``grad`` becomes None)."""

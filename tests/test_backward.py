@@ -63,7 +63,7 @@ def _fan_out_graph():
 
 def test_backward_twice_gives_every_leaf_and_intermediate_exactly_twice_the_gradient():
     leaves, intermediates, out = _fan_out_graph()
-    out.backward()
+    out.backward(retain_graph=True)
     first = [t.grad.copy() for t in leaves + intermediates + [out]]
     out.backward()
     for t, once in zip(leaves + intermediates + [out], first):

@@ -72,7 +72,7 @@ def test_plain_backward_matches_the_recorded_create_graph_rules(program_and_inpu
     leaves = [Tensor(a) for a in arrays]
     out = program(*leaves)
     weights = np.random.default_rng(0).standard_normal(out.shape)
-    plain = autograd.grad(out, leaves, grad_outputs=weights, allow_unused=True)
+    plain = autograd.grad(out, leaves, grad_outputs=weights, allow_unused=True, retain_graph=True)
     recorded = autograd.grad(out, leaves, grad_outputs=weights, create_graph=True, allow_unused=True)
     for p, r in zip(plain, recorded):
         assert (p is None) == (r is None)

@@ -363,12 +363,22 @@ def test_getitem_with_repeated_index_pairs_in_two_dimensions_accumulates():
     np.testing.assert_array_equal(x.grad, [[0.0, 0.0, 11.0], [100.0, 0.0, 0.0]])
 
 
-def test_getitem_with_a_tensor_index_uses_its_values_as_integers():
-    x = Tensor([1.0, 2.0, 3.0])
-    y = x[Tensor([2.0, 2.0], requires_grad=False)]
+@pytest.mark.parametrize("index", [np.array([True, True, False, False]), np.array([1.7]), np.array([2.0, 2.0])])
+def test_getitem_refuses_a_tensor_index_whose_floats_could_mean_positions_or_a_mask(index):
+    # Tensor(mask) holds 1.0/0.0, once read as positions [1, 1, 0, 0]; Tensor([1.7]) was truncated to 1.
+    x = Tensor([10.0, 20.0, 30.0, 40.0])
+    with pytest.raises(TypeError, match=r"getitem: a Tensor \(dtype float64, shape \(\d,\)\) cannot be an index"):
+        x[Tensor(index, requires_grad=False)]
+    with pytest.raises(TypeError, match="cannot be an index"):
+        x[(Tensor(index),)]  # inside a tuple index too
+
+
+def test_getitem_with_a_boolean_mask_array_selects_and_scatters_back():
+    x = Tensor([10.0, 20.0, 30.0, 40.0])
+    y = x[np.array([True, True, False, False])]
     y.sum().backward()
-    np.testing.assert_array_equal(y.data, [3.0, 3.0])
-    np.testing.assert_array_equal(x.grad, [0.0, 0.0, 2.0])
+    np.testing.assert_array_equal(y.data, [10.0, 20.0])
+    np.testing.assert_array_equal(x.grad, [1.0, 1.0, 0.0, 0.0])
 
 
 def test_getitem_slices_and_integers_scatter_back_to_place():

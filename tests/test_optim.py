@@ -286,7 +286,9 @@ def test_step_and_update_errors_name_the_parameter_and_shapes():
     with pytest.raises(RuntimeError, match=r"SGD: built without parameters, so step\(\) has nothing"):
         SGD(lr=0.1).step()
     weight = Tensor(np.ones((2, 3)), name="W1")
-    weight.grad = np.ones((3, 2))
+    with pytest.raises(ValueError, match=r"Tensor.grad: a gradient of shape \(3, 2\) for a Tensor of shape \(2, 3\)"):
+        weight.grad = np.ones((3, 2))
+    weight._grad = np.ones((3, 2))  # past the setter's check, as a buggy custom op could leave it
     with pytest.raises(ValueError, match=r"Adam: gradient of W1 has shape \(3, 2\), but the parameter has "
                                          r"shape \(2, 3\)"):
         Adam([weight]).step()

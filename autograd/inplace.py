@@ -1,0 +1,84 @@
+"""The in-place guard: arrays a recorded graph will read in its backward pass are read-only until it has.
+
+A graph must never compute a gradient from values other than those its forward pass used. graphgrad
+protects them in two ways, both here and in `engine.apply`:
+
+- every Node keeps the values its op saw (``node._values``, ``node._out_value``), so reassigning a
+  Tensor's ``.data`` afterwards, or a 0-d value turned into an array by ``.data``, cannot reach backward;
+- the ndarrays that the op's VJPs read (``Op.reads``) are made read-only (NumPy's ``writeable`` flag) while
+  a Node that read them can still be backpropagated, so an in-place write such as ``x.data[...] = 0``,
+  ``x.data += 1`` or ``a[0] = 5`` on an array passed to ``Tensor(a)`` fails at once, in NumPy's words
+  (``ValueError: assignment destination is read-only``), instead of skewing the gradient silently.
+
+A backward pass without ``retain_graph=True`` gives the arrays back (they become writeable again, so the
+book's ``params[key] -= lr * grad[key]`` and every optimizer work as usual); so does a graph that is freed.
+Backpropagating through such a released Node again raises `RuntimeError`: its arrays may have changed.
+Several Nodes may hold one array; it is given back when the last lets go. Graphs of scalars need none of
+this: their values are immutable NumPy scalars, kept by the Nodes.
+
+What is not seen: writes through another view of the same memory made before the graph recorded (a
+``Tensor(a[:10])`` guards the view, not ``a``), and arrays that are read-only already (left as they are).
+
+Measured on the seed's training step (``python -m benchmarks --only seed-step``): see the README.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+__all__ = ["freeze", "release", "RELEASED", "released_error"]
+
+_ndarray = np.ndarray
+_holds: dict[int, list] = {}  # id(array) -> [array, number of Nodes holding it read-only]
+_lock = threading.Lock()  # graphs recorded by several threads may share arrays (a model's weights)
+
+RELEASED = ()
+"""A Node's ``_frozen`` once a backward pass gave its arrays back: it cannot be backpropagated again."""
+
+
+def freeze(values) -> tuple | None:
+    """Make the writeable ndarrays among ``values`` read-only for one more holder; return them (None if none)."""
+    frozen = None
+    for array in values:
+        if type(array) is not _ndarray:  # NumPy scalars are immutable
+            continue
+        with _lock:
+            entry = _holds.get(id(array))
+            if entry is not None:
+                entry[1] += 1
+            elif array.flags.writeable:
+                array.flags.writeable = False
+                _holds[id(array)] = [array, 1]
+            else:
+                continue  # read-only already (a broadcast view, a user's choice): not ours to give back
+        frozen = (array,) if frozen is None else frozen + (array,)
+    return frozen
+
+
+def release(frozen: tuple) -> None:
+    """Let go of arrays `freeze` returned; each becomes writeable again when its last holder lets go."""
+    for array in frozen:
+        with _lock:
+            entry = _holds.get(id(array))
+            if entry is None:
+                continue
+            entry[1] -= 1
+            if entry[1]:
+                continue
+            del _holds[id(array)]
+        try:
+            array.flags.writeable = True
+        except ValueError:  # a view whose base is still held read-only by another graph: it stays so
+            pass
+
+
+def released_error(who: str, node) -> RuntimeError:
+    """The error for backpropagating through a Node whose saved arrays were given back."""
+    shapes = ", ".join(str(t.shape) for t in node.inputs)
+    return RuntimeError(
+        f"{who}: the {node.op.name} node (inputs of shape {shapes}) was already backpropagated and gave "
+        "its saved arrays back, so they may have been changed in place since; run the forward pass "
+        "again, or pass retain_graph=True to the earlier backward to backpropagate twice"
+    )
