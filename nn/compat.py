@@ -16,6 +16,16 @@ from autograd import Tensor
 __all__ = ["MulLayer", "AddLayer", "Relu", "Sigmoid", "Affine", "SoftmaxWithLoss"]
 
 
+def _leaf(value) -> Tensor:
+    """A leaf holding a snapshot of ``value``: the layer's backward uses what its forward saw.
+
+    The book's code perturbs and updates its arrays in place between calls (its numerical_gradient
+    writes into W after each forward, with no backward), so a compat graph never holds the caller's
+    arrays read-only (`autograd.inplace`): it keeps a copy, which is also what makes its backward exact.
+    """
+    return Tensor(np.array(value) if isinstance(value, np.ndarray) else value)
+
+
 def _value(t: Tensor):
     """The seed's kind of value: a Python float for a 0-d result (as for the seed's numbers), else the array."""
     return t.data if t.data.ndim else t.data.item()
@@ -51,7 +61,7 @@ class MulLayer(_GraphLayer):
 
     def forward(self, x, y):
         self.x, self.y = x, y
-        x, y = Tensor(x), Tensor(y)
+        x, y = _leaf(x), _leaf(y)
         return self._record(x * y, x, y)
 
     def backward(self, dout):
@@ -69,7 +79,7 @@ class AddLayer(_GraphLayer):
     """
 
     def forward(self, x, y):
-        x, y = Tensor(x), Tensor(y)
+        x, y = _leaf(x), _leaf(y)
         return self._record(x + y, x, y)
 
     def backward(self, dout):
@@ -97,7 +107,7 @@ class Relu(_GraphLayer):
         self.mask = None
 
     def forward(self, x):
-        x = Tensor(x)
+        x = _leaf(x)
         self.mask = x.data <= 0
         return self._record(autograd.relu(x), x)
 
@@ -119,7 +129,7 @@ class Sigmoid(_GraphLayer):
         self.out = None
 
     def forward(self, x):
-        x = Tensor(x)
+        x = _leaf(x)
         out = autograd.sigmoid(x)
         self.out = out.data
         return self._record(out, x)
@@ -129,7 +139,7 @@ class Sigmoid(_GraphLayer):
 
 
 class Affine(_GraphLayer):
-    """``x @ W + b`` on the arrays ``W`` and ``b`` it is given (shared, not copied, as in the seed).
+    """``x @ W + b`` on the arrays ``W`` and ``b`` it is given (held, not copied, as in the seed).
 
     ``backward(dout)`` returns ``dx`` and stores ``dW`` and ``db``, all read from the graph.
 
@@ -151,8 +161,8 @@ class Affine(_GraphLayer):
 
     def forward(self, x):
         self.x = x
-        # Wrapped anew on each call, so the layer always computes with the arrays self.W and self.b hold.
-        x, W, b = Tensor(x), Tensor(self.W), Tensor(self.b)
+        # Read anew on each call, so the layer always computes with the arrays self.W and self.b hold.
+        x, W, b = _leaf(x), _leaf(self.W), _leaf(self.b)
         return self._record(autograd.matmul(x, W) + b, x, W, b)
 
     def backward(self, dout):
@@ -180,7 +190,7 @@ class SoftmaxWithLoss(_GraphLayer):
 
     def forward(self, x, t):
         self.t = t
-        x = Tensor(x)
+        x = _leaf(x)
         with autograd.no_grad():
             self.y = autograd.softmax(x, axis=-1).data
         loss = autograd.softmax_cross_entropy(x, t)

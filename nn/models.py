@@ -63,17 +63,7 @@ class ParameterArrays(MutableMapping):
         array = value.data if isinstance(value, Tensor) else value
         if array is param.data:  # `params[key] -= ...` already updated it in place
             return
-        array = np.asarray(array)
-        if array.dtype.kind not in "biuf":
-            raise TypeError(f"params[{key!r}]: a new value must be numeric, got dtype {array.dtype}")
-        if array.shape != param.shape:
-            raise ValueError(
-                f"params[{key!r}]: a new value of shape {array.shape} does not fit the parameter's shape {param.shape}"
-            )
-        if param.data.flags.writeable:
-            np.copyto(param.data, array, casting="unsafe")
-        else:
-            param.data = np.array(array, dtype=param.dtype)
+        param.assign(array, f"params[{key!r}]")
 
     def __delitem__(self, key) -> None:
         raise TypeError(f"params: cannot remove {key!r}; the network's layers use it")

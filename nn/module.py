@@ -34,17 +34,67 @@ class Parameter(Tensor):
     """A Tensor that a `Module` registers as a parameter when it is assigned as an attribute.
 
     It always requires grad. Its ``data`` is used in place by the layers, so updating ``param.data``
-    in place (``-=``, as the seed's training loop does) changes what the network computes.
+    in place (``-=``, as the seed's training loop does) changes what the network computes. A parameter
+    is never replaced by a graph node: ``param -= lr * param.grad`` (and ``+=``, ``*=``, ``/=``) updates
+    its values, and assigning an array to a module attribute that holds a parameter copies it in (see
+    `assign`).
 
     >>> w = Parameter(np.zeros((2, 3)), name="W")
     >>> w.requires_grad, w.shape, w.name
     (True, (2, 3), 'W')
+    >>> w -= 1.0
+    >>> w.data[0], w.node is None
+    (array([-1., -1., -1.]), True)
     """
 
     __slots__ = ()
 
     def __init__(self, data, name: str | None = None, dtype=None):
         super().__init__(data, requires_grad=True, name=name, dtype=dtype)
+
+    def assign(self, value, who: str | None = None) -> None:
+        """Copy ``value`` (an array, number, nested list or Tensor) into this parameter, keeping its dtype.
+
+        The array keeps its identity, so anything sharing it sees the new values, unless a recorded
+        graph that has not been backpropagated yet holds it read-only (`autograd.inplace`): then the
+        parameter gets a new array, and that graph keeps the values its forward pass used.
+
+        Raises:
+            TypeError: ``value`` is not numeric.
+            ValueError: ``value``'s shape differs from the parameter's.
+        """
+        who = who or f"Parameter {self.name!r}"
+        array = np.asarray(value._data if isinstance(value, Tensor) else value)
+        if array.dtype.kind not in "biuf":
+            raise TypeError(f"{who}: a new value must be numeric, got dtype {array.dtype}")
+        data = self.data
+        if array.shape != data.shape:
+            raise ValueError(f"{who}: a new value of shape {array.shape} does not fit the parameter's shape {data.shape}")
+        if data.flags.writeable:
+            np.copyto(data, array, casting="unsafe")
+        else:
+            self.data = np.array(array, dtype=data.dtype)
+
+    # In-place arithmetic updates the values (Tensor's operators would record a new graph node).
+    def __iadd__(self, other):
+        self.assign(self._data + _values(other))
+        return self
+
+    def __isub__(self, other):
+        self.assign(self._data - _values(other))
+        return self
+
+    def __imul__(self, other):
+        self.assign(self._data * _values(other))
+        return self
+
+    def __itruediv__(self, other):
+        self.assign(self._data / _values(other))
+        return self
+
+
+def _values(value):
+    return value._data if isinstance(value, Tensor) else value
 
 
 class Module:
@@ -92,6 +142,11 @@ class Module:
                 )
         elif isinstance(value, (Parameter, Module)):
             self.register(key, value)
+        elif value is not None and isinstance(members.get(key), Parameter):
+            # `layer.weight = array` updates the registered parameter; rebinding the attribute would
+            # drop it from named_parameters(), save() and every optimizer without a word.
+            members[key].assign(value, f"{type(self).__name__}.{key}")
+            return
         else:
             members.pop(key, None)
         object.__setattr__(self, key, value)

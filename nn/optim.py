@@ -19,6 +19,8 @@ import numpy as np
 
 from autograd import Tensor
 
+from .models import ParameterArrays
+
 __all__ = ["Optimizer", "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "OPTIMIZERS"]
 
 
@@ -104,7 +106,7 @@ class Optimizer(abc.ABC):
         for index, (param, state) in enumerate(zip(self.params, self.state)):
             if param.grad is not None:
                 name = param.name if param.name is not None else f"params[{index}]"
-                self._apply(param.data, param.grad, state, name)
+                self._apply_to_tensor(param, param.grad, state, name)
 
     def update(self, params: Mapping, grads: Mapping) -> None:
         """The book's form: update each array of the dict ``params`` in place from ``grads[key]``.
@@ -123,12 +125,34 @@ class Optimizer(abc.ABC):
                 continue
             param = _array_of(value, owner, f"params[{key!r}]")
             grad = grad.data if isinstance(grad, Tensor) else np.asarray(grad)
-            self._apply(param, grad, self.dict_state.setdefault(key, {}), repr(key))
+            state = self.dict_state.setdefault(key, {})
+            if isinstance(value, Tensor):
+                self._apply_to_tensor(value, grad, state, repr(key))
+            elif param.flags.writeable:
+                self._apply(param, grad, state, repr(key))
+            elif isinstance(params, ParameterArrays):  # it writes through to the Parameter
+                param = param.copy()
+                self._apply(param, grad, state, repr(key))
+                params[key] = param
+            else:
+                raise ValueError(
+                    f"{owner}.update: params[{key!r}] is read-only: a recorded graph that has not been "
+                    "backpropagated yet holds it (autograd.inplace); backpropagate or drop that graph first"
+                )
 
     def zero_grad(self) -> None:
         """Forget the gradients of the parameters (each ``.grad`` becomes None)."""
         for param in self.params:
             param.grad = None
+
+    def _apply_to_tensor(self, tensor: Tensor, grad: np.ndarray, state: dict, name: str) -> None:
+        data = tensor.data
+        if data.flags.writeable:
+            self._apply(data, grad, state, name)
+        else:  # a graph not yet backpropagated holds it read-only: that graph keeps the old values
+            data = data.copy()
+            self._apply(data, grad, state, name)
+            tensor.data = data
 
     def _apply(self, param: np.ndarray, grad: np.ndarray, state: dict, name: str) -> None:
         if grad.shape != param.shape:

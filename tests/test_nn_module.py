@@ -45,9 +45,9 @@ def test_a_shared_parameter_is_listed_once_under_its_first_name():
     assert names.count("first.weight") == 1 and "tied" not in names
 
 
-def test_assigning_a_plain_value_over_a_parameter_unregisters_it():
+def test_assigning_none_or_deleting_unregisters_a_parameter_or_module():
     block = Block()
-    block.scale = 2.0
+    block.scale = None
     assert "scale" not in dict(block.named_parameters())
     del block.second
     assert [name for name, _ in block.named_parameters()] == ["first.weight", "first.bias"]
@@ -103,7 +103,7 @@ def test_a_root_sequential_adds_no_level_but_a_registered_one_does():
 def test_module_call_restores_the_scope_even_when_forward_raises():
     with pytest.raises(ValueError, match="expected inputs with 3 features"):
         nn.Linear(3, 2, rng=0)(np.ones((1, 5)))
-    assert autograd.mode.STATE.module is None
+    assert autograd.mode.current_module() is None
 
 
 def test_zero_grad_forgets_every_parameter_gradient():

@@ -1,0 +1,391 @@
+"""Issue 8, section 1: no silently wrong gradient and no silently lost recording.
+
+Each case of the issue is pinned here with the behaviour that replaced it: backward right, or a clear
+error at the change or at backward. In-place protection is `autograd.inplace`; grad modes `autograd.mode`.
+"""
+
+import asyncio
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+import autograd
+import nn
+from autograd import Tensor, exp, grad, no_grad, detect_anomaly, module_scope
+from nn.optim import OPTIMIZERS
+
+READ_ONLY = "read-only"
+
+
+# --- in-place edits of data a live graph saved ------------------------------------------------------------
+def test_writing_into_saved_data_is_refused_at_the_change_and_backward_stays_right():
+    x = Tensor(np.array([2.0]))
+    y = x * x
+    with pytest.raises(ValueError, match=READ_ONLY):
+        x.data[...] = 100
+    with pytest.raises(ValueError, match=READ_ONLY):
+        x.data += 1
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, [4.0])
+
+
+def test_a_callers_shared_array_is_read_only_until_backward_then_writeable_again():
+    a = np.array([2.0, 3.0])
+    x = Tensor(a)  # shared, not copied
+    y = (x * x).sum()
+    with pytest.raises(ValueError, match=READ_ONLY):
+        a[0] = 5
+    y.backward()
+    np.testing.assert_array_equal(x.grad, [4.0, 6.0])
+    a[0] = 5  # given back by backward
+    assert a[0] == 5
+
+
+def test_an_output_a_vjp_reads_cannot_be_changed_in_place():
+    x = Tensor(np.array([0.0, 1.0]))
+    y = exp(x)
+    with pytest.raises(ValueError, match=READ_ONLY):
+        y.data[...] = 5
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad, np.exp([0.0, 1.0]))
+
+
+def test_a_freed_graph_gives_its_arrays_back_without_backward():
+    a = np.ones(3)
+    y = Tensor(a) * 2.0
+    assert not a.flags.writeable
+    del y
+    assert a.flags.writeable
+
+
+def test_an_array_held_by_two_graphs_stays_read_only_until_both_let_go():
+    a = np.ones(3)
+    x = Tensor(a)
+    first, second = (x * x).sum(), (x * 3.0).sum()
+    first.backward()
+    assert not a.flags.writeable  # `second` still needs it
+    second.backward()
+    assert a.flags.writeable
+
+
+def test_ops_that_read_no_values_leave_their_inputs_writeable():
+    a = np.ones(3)
+    y = (Tensor(a) + 1.0).sum()  # add's gradient does not depend on the values
+    a[0] = 7.0
+    y.backward()
+
+
+def test_reassigning_data_cannot_change_an_old_graphs_gradient():
+    x = Tensor(np.array([2.0]))
+    y = (x * x).sum()
+    x.data = np.array([100.0])
+    y.backward()
+    np.testing.assert_array_equal(x.grad, [4.0])
+    scalar = Tensor(2.0)
+    z = scalar * scalar
+    scalar.data = 100.0
+    z.backward()
+    assert scalar.grad.item() == 4.0
+
+
+def test_writing_into_a_scalars_data_array_cannot_change_an_old_graphs_gradient():
+    x = Tensor(2.0)
+    y = x * x
+    x.data[...] = 100.0  # .data hands out a 0-d array of the value; the graph kept the value itself
+    y.backward()
+    assert x.grad.item() == 4.0 and x.data.item() == 100.0
+
+
+def test_backward_twice_through_a_released_graph_raises_and_retain_graph_allows_it():
+    x = Tensor(np.array([1.0, 2.0]), name="x")
+    y = (x * x).sum()
+    y.backward()
+    x.data[0] = 50.0  # allowed: the graph gave its arrays back
+    with pytest.raises(RuntimeError, match=r"backward: the mul node \(inputs of shape \(2,\), \(2,\)\) was already "
+                                           r"backpropagated .* retain_graph=True"):
+        y.backward()
+    x2 = Tensor(np.array([1.0, 2.0]))
+    y2 = (x2 * x2).sum()
+    y2.backward(retain_graph=True)
+    with pytest.raises(ValueError, match=READ_ONLY):
+        x2.data[0] = 50.0
+    y2.backward()
+    np.testing.assert_array_equal(x2.grad, [4.0, 8.0])
+
+
+def test_create_graph_refuses_a_tensor_given_new_data_after_forward():
+    x = Tensor(np.array([1.0, 2.0]), name="x")
+    y = (x * x).sum()
+    x.data = np.array([3.0, 4.0])
+    with pytest.raises(RuntimeError, match=r"grad: the input 0 'x' of mul \(shape \(2,\)\) was given new data"):
+        grad(y, x, create_graph=True)
+
+
+def test_the_books_update_after_backward_then_the_next_step_raises_nothing():
+    net = nn.TwoLayerNet(4, 5, 3, rng=0)
+    rng = np.random.default_rng(0)
+    x, t = rng.standard_normal((6, 4)), rng.integers(0, 3, 6)
+    for _ in range(3):
+        grads = net.gradient(x, t)
+        for key in net.params:
+            net.params[key] -= 0.1 * grads[key]
+    # and with the loss Tensor still alive, as in `loss = ...; loss.backward(); update`
+    loss = net.loss_tensor(x, t)
+    loss.backward()
+    for key in net.params:
+        net.params[key] -= 0.1 * net.params.tensor(key).grad
+    next_loss = net.loss_tensor(x, t)
+    next_loss.backward()
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_every_optimizer_steps_while_an_old_graph_is_alive_and_that_graph_stays_right(name):
+    net = nn.TwoLayerNet(4, 5, 3, rng=0)
+    rng = np.random.default_rng(1)
+    x, t = rng.standard_normal((6, 4)), rng.integers(0, 3, 6)
+    optimizer = OPTIMIZERS[name](net.parameters())
+    loss = net.loss_tensor(x, t)
+    loss.backward()
+    optimizer.step()  # released: in place
+    pending = net.loss_tensor(x, t)  # recorded, not yet backpropagated: holds the weights read-only
+    expected = {k: v.data.copy() for k, v in zip(net.params, autograd.grad(pending, net.parameters(), retain_graph=True))}
+    before = [p.data.copy() for p in net.parameters()]
+    optimizer.step()  # must not fail; the parameters move
+    assert any(not np.array_equal(b, p.data) for b, p in zip(before, net.parameters()))
+    got = autograd.grad(pending, net.parameters())
+    for key, g in zip(net.params, got):
+        np.testing.assert_array_equal(g.data, expected[key])
+
+
+# --- grad mode: re-entrant, per thread, per task ---------------------------------------------------------------
+def test_a_recursive_no_grad_function_restores_recording():
+    @no_grad()
+    def countdown(n):
+        return 0 if n == 0 else countdown(n - 1)
+
+    countdown(5)
+    assert autograd.is_grad_enabled()
+    assert (Tensor(1.0) * 2).requires_grad
+
+
+def test_a_recursive_detect_anomaly_function_restores_the_flag():
+    @detect_anomaly()
+    def countdown(n):
+        return 0 if n == 0 else countdown(n - 1)
+
+    countdown(4)
+    assert not autograd.is_anomaly_enabled()
+
+
+def test_one_context_object_entered_twice_restores_each_level():
+    context = no_grad()
+    with context:
+        with autograd.enable_grad():
+            with context:
+                assert not autograd.is_grad_enabled()
+            assert autograd.is_grad_enabled()
+        assert not autograd.is_grad_enabled()
+    assert autograd.is_grad_enabled()
+
+
+def test_no_grad_in_one_thread_does_not_stop_another_from_recording():
+    inside, recorded = threading.Event(), threading.Event()
+    results = {}
+
+    def silent():
+        with no_grad():
+            inside.set()
+            recorded.wait(5)
+            results["silent"] = (Tensor(1.0) * 2).requires_grad
+
+    def recording():
+        inside.wait(5)
+        results["recording"] = (Tensor(1.0) * 2).requires_grad
+        recorded.set()
+
+    threads = [threading.Thread(target=silent), threading.Thread(target=recording)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert results == {"silent": False, "recording": True}
+
+
+def test_threads_entering_and_leaving_no_grad_never_leave_it_off():
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    errors = []
+
+    def churn():
+        for _ in range(2000):
+            with no_grad():
+                if autograd.is_grad_enabled():
+                    errors.append("recording inside no_grad")
+            if not autograd.is_grad_enabled():
+                errors.append("not recording outside no_grad")
+
+    try:
+        threads = [threading.Thread(target=churn) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == []
+    assert autograd.is_grad_enabled()
+
+
+def test_module_labels_of_concurrent_threads_do_not_mix():
+    labels, barrier = {}, threading.Barrier(2)
+
+    def label(name):
+        with module_scope(name):
+            barrier.wait(5)
+            y = Tensor(1.0) * 2
+            barrier.wait(5)
+        labels[name] = y.node.module
+
+    threads = [threading.Thread(target=label, args=(n,)) for n in ("W2", "W3")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert labels == {"W2": "W2", "W3": "W3"}
+
+
+def test_no_grad_in_one_asyncio_task_does_not_leak_into_another():
+    async def silent(started, done):
+        with no_grad():
+            started.set()
+            await done.wait()
+            return (Tensor(1.0) * 2).requires_grad
+
+    async def recording(started, done):
+        await started.wait()
+        result = (Tensor(1.0) * 2).requires_grad
+        done.set()
+        return result
+
+    async def main():
+        started, done = asyncio.Event(), asyncio.Event()
+        return await asyncio.gather(silent(started, done), recording(started, done))
+
+    assert asyncio.run(main()) == [False, True]
+
+
+# --- parameters stay registered, and stay leaves ----------------------------------------------------------------
+def test_assigning_an_array_to_a_parameter_attribute_updates_it_in_place():
+    lin = nn.Linear(3, 2, rng=0)
+    weight, array = lin.weight, lin.weight.data
+    lin.weight = np.zeros((3, 2))
+    assert lin.weight is weight and lin.weight.data is array
+    np.testing.assert_array_equal(array, 0.0)
+    assert [name for name, _ in lin.named_parameters()] == ["weight", "bias"]
+    with pytest.raises(ValueError, match=r"Linear.weight: a new value of shape \(2, 3\) does not fit the "
+                                         r"parameter's shape \(3, 2\)"):
+        lin.weight = np.zeros((2, 3))
+    with pytest.raises(TypeError, match=r"Linear.bias: a new value must be numeric, got dtype <U1"):
+        lin.bias = np.array(["a", "b"])
+
+
+def test_pytorch_style_in_place_update_keeps_the_parameter_a_leaf():
+    lin = nn.Linear(3, 2, rng=0)
+    weight = lin.weight
+    lin(np.ones((1, 3))).sum().backward()
+    expected = weight.data - 0.1 * weight.grad
+    lin.weight -= 0.1 * lin.weight.grad
+    assert lin.weight is weight and weight.node is None
+    np.testing.assert_array_equal(weight.data, expected)
+    lin.weight = lin.weight - 0.1 * lin.weight.grad  # a recorded Tensor: its values are copied in
+    assert lin.weight is weight and weight.node is None
+    assert "weight" in dict(lin.named_parameters())
+
+
+# --- ops -------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("shape, axes", [((3, 3), (-1, 0)), ((3, 4, 5, 6), (-2, -1, 1, 0)), ((2, 3, 4), (0, -1, 1))])
+def test_transpose_with_negative_axes_sends_back_the_inverse_permutation(shape, axes):
+    rng = np.random.default_rng(0)
+    x = Tensor(rng.standard_normal(shape))
+    w = rng.standard_normal(np.transpose(x.data, axes).shape)
+    (x.transpose(axes) * w).sum().backward()
+    np.testing.assert_array_equal(x.grad, np.transpose(w, np.argsort([a % len(shape) for a in axes])))
+
+
+def test_a_gradient_of_another_shape_than_its_input_is_refused():
+    bad = autograd.ops.Op("bad_transpose", forward=lambda x: x.T, vjp=lambda g, out, x: g)  # forgot to transpose back
+    x = Tensor(np.ones((2, 3)))
+    with pytest.raises(RuntimeError, match=r"bad_transpose: a VJP returned a gradient of shape \(3, 2\) for an "
+                                           r"input of shape \(2, 3\)"):
+        autograd.apply(bad, x).sum().backward()
+
+
+def test_softmax_cross_entropy_with_soft_targets_not_summing_to_one_agrees_with_central_differences():
+    rng = np.random.default_rng(0)
+    logits = rng.standard_normal((3, 4))
+    target = rng.uniform(0, 1, (3, 4))  # rows sum to anything
+    autograd.gradcheck(lambda z: autograd.softmax_cross_entropy(z, target), logits)
+    x = Tensor(logits)
+    (g,) = grad(autograd.softmax_cross_entropy(x, target), [x], create_graph=True)
+    p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(g.data, (p * target.sum(axis=1, keepdims=True) - target) / 3, rtol=1e-12)
+
+
+def test_max_of_an_input_holding_nan_sends_the_gradient_to_the_nan():
+    x = Tensor(np.array([1.0, np.nan, 3.0]))
+    x.max().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 1.0, 0.0])
+    rows = Tensor(np.array([[1.0, np.nan], [4.0, 2.0]]))
+    rows.max(axis=1).sum().backward()
+    np.testing.assert_array_equal(rows.grad, [[0.0, 1.0], [1.0, 0.0]])
+
+
+def test_grad_of_the_same_input_twice_returns_it_at_both_places():
+    x = Tensor(np.array([1.0, 2.0]))
+    first, second = grad((x * x).sum(), [x, x])
+    np.testing.assert_array_equal(first.data, [2.0, 4.0])
+    np.testing.assert_array_equal(second.data, [2.0, 4.0])
+
+
+def test_grad_with_respect_to_a_constant_says_it_does_not_require_grad():
+    x, c = Tensor(2.0), Tensor(3.0, requires_grad=False, name="c")
+    with pytest.raises(RuntimeError, match=r"grad: input 0 'c' of shape \(\) does not require grad"):
+        grad(x * c, c)
+
+
+# --- setters ---------------------------------------------------------------------------------------------------
+def test_data_setter_checks_as_the_constructor_does():
+    x = Tensor(np.zeros(2))
+    with pytest.raises(TypeError, match=r"Tensor.data: data of dtype <U3 is not numeric"):
+        x.data = "abc"
+    x.data = np.array([1, 2])  # ints become float64, so gradients are floats
+    assert x.dtype == np.float64
+    (x * x).sum().backward()
+    assert x.grad.dtype == np.float64
+    with pytest.raises(ValueError, match=r"Tensor.data: new data of shape \(3,\) for a Tensor whose grad has shape \(2,\)"):
+        x.data = np.zeros(3)
+
+
+def test_grad_setter_refuses_another_shape_and_takes_the_data_dtype():
+    x = Tensor(np.zeros(2, dtype=np.float32))
+    with pytest.raises(ValueError, match=r"Tensor.grad: a gradient of shape \(3, 2\) for a Tensor of shape \(2,\)"):
+        x.grad = np.zeros((3, 2))
+    x.grad = np.ones(2)
+    assert x.grad.dtype == np.float32
+    (x * 2.0).sum().backward()
+    np.testing.assert_array_equal(x.grad, [3.0, 3.0])
+
+
+def test_the_books_in_place_perturbation_after_a_compat_forward_is_not_refused():
+    # The book's common/gradient.py writes into W after each forward, with no backward and no no_grad.
+    from nn.compat import Affine
+
+    W, b = np.ones((2, 3)), np.zeros(3)
+    layer = Affine(W, b)
+    layer.forward(np.array([[1.0, 2.0]]))
+    W[0, 0] = 1.5  # the layer's graph holds a snapshot, not W
+    dx = layer.backward(np.ones((1, 3)))
+    np.testing.assert_array_equal(dx, [[3.0, 3.0]])  # from the forward's W
+    np.testing.assert_array_equal(layer.dW, [[1.0, 1.0, 1.0], [2.0, 2.0, 2.0]])
