@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .graph import grad
+from .inplace import is_held
 from .mode import no_grad
 from .tensor import Tensor
 
@@ -48,7 +49,9 @@ def numerical_gradient(f, x, eps: float = 1e-4) -> np.ndarray:
             f"got {type(array).__name__}" + (f" of dtype {array.dtype}" if isinstance(array, np.ndarray) else "")
         )
     if not array.flags.writeable:
-        raise ValueError("numerical_gradient: x is read-only, so it cannot be perturbed in place")
+        why = (" (a recorded graph that has not been backpropagated holds it: backpropagate or drop it first)"
+               if is_held(array) else "")
+        raise ValueError(f"numerical_gradient: x is read-only{why}, so it cannot be perturbed in place")
     gradient = np.zeros_like(array)
     with no_grad():
         for index in np.ndindex(array.shape):

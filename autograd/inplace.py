@@ -28,7 +28,7 @@ import threading
 
 import numpy as np
 
-__all__ = ["freeze", "release", "RELEASED", "released_error"]
+__all__ = ["freeze", "release", "is_held", "RELEASED", "released_error"]
 
 _ndarray = np.ndarray
 _holds: dict[int, list] = {}  # id(array) -> [array, number of Nodes holding it read-only]
@@ -72,6 +72,22 @@ def release(frozen: tuple) -> None:
             array.flags.writeable = True
         except ValueError:  # a view whose base is still held read-only by another graph: it stays so
             pass
+
+
+def is_held(array) -> bool:
+    """True while a recorded graph holds ``array`` read-only for its backward pass.
+
+    >>> import numpy as np
+    >>> from autograd import Tensor
+    >>> a = np.ones(2)
+    >>> y = Tensor(a) * Tensor(a)
+    >>> is_held(a), a.flags.writeable
+    (True, False)
+    >>> y.sum().backward()
+    >>> is_held(a), a.flags.writeable
+    (False, True)
+    """
+    return id(array) in _holds and _holds[id(array)][0] is array
 
 
 def released_error(who: str, node) -> RuntimeError:

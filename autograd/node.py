@@ -60,6 +60,6 @@ class GuardedNode(Node):
 
     def __del__(self):
         frozen = self._frozen
-        if frozen:
+        if frozen and release is not None:  # (None when the interpreter is shutting down)
             self._frozen = ()
             release(frozen)

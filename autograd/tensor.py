@@ -45,7 +45,8 @@ class Tensor:
 
     Args:
         data: a number, nested list or ndarray. Float arrays are used without a copy (so the Tensor and
-            the array share memory); integer and bool data becomes float64.
+            the array share memory); integer and bool data becomes float64. While a recorded graph still
+            needs the array for its backward pass, it is read-only (see `autograd.inplace`).
         requires_grad: whether backward computes a gradient for this Tensor. True by default, as in the
             seed where every input of the shopping bill gets its derivative.
         name: an optional label, shown by ``repr`` and by `viz` drawings.

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 
 from autograd import Tensor
+from autograd.inplace import is_held
 
 from .models import ParameterArrays
 
@@ -135,10 +136,9 @@ class Optimizer(abc.ABC):
                 self._apply(param, grad, state, repr(key))
                 params[key] = param
             else:
-                raise ValueError(
-                    f"{owner}.update: params[{key!r}] is read-only: a recorded graph that has not been "
-                    "backpropagated yet holds it (autograd.inplace); backpropagate or drop that graph first"
-                )
+                why = ("a recorded graph that has not been backpropagated yet holds it (autograd.inplace); "
+                       "backpropagate or drop that graph first") if is_held(param) else "it cannot be updated in place"
+                raise ValueError(f"{owner}.update: params[{key!r}] is read-only: {why}")
 
     def zero_grad(self) -> None:
         """Forget the gradients of the parameters (each ``.grad`` becomes None)."""

@@ -389,3 +389,17 @@ def test_the_books_in_place_perturbation_after_a_compat_forward_is_not_refused()
     dx = layer.backward(np.ones((1, 3)))
     np.testing.assert_array_equal(dx, [[3.0, 3.0]])  # from the forward's W
     np.testing.assert_array_equal(layer.dW, [[1.0, 1.0, 1.0], [2.0, 2.0, 2.0]])
+
+
+def test_errors_about_read_only_arrays_say_a_pending_graph_holds_them():
+    a = np.ones(2)
+    y = (Tensor(a) * 2.0).sum()
+    with pytest.raises(ValueError, match=r"numerical_gradient: x is read-only \(a recorded graph that has not been "
+                                         r"backpropagated holds it"):
+        autograd.numerical_gradient(lambda v: v.sum(), a)
+    with pytest.raises(ValueError, match=r"SGD.update: params\['W'\] is read-only: a recorded graph that has not "
+                                         r"been backpropagated yet holds it"):
+        nn.optim.SGD().update({"W": a}, {"W": np.ones(2)})
+    y.backward()
+    nn.optim.SGD().update({"W": a}, {"W": np.ones(2)})
+    np.testing.assert_allclose(a, 0.99)
