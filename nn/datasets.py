@@ -21,7 +21,7 @@ from typing import NamedTuple
 import numpy as np
 from tqdm import tqdm
 
-from .idx import read_idx_images, read_idx_labels
+from .idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx_header, read_idx_images, read_idx_labels
 
 __all__ = [
     "MIRRORS",
@@ -132,20 +132,34 @@ def _find_files(directory: Path) -> dict[str, Path | None]:
     return found
 
 
+def _check_split(image_path: Path, image_dims: tuple[int, ...], label_path: Path,
+                 label_dims: tuple[int, ...]) -> None:
+    """Check that the images are 28x28 and as many as the labels, and that there are some."""
+    if image_dims[1:] != IMAGE_SHAPE:
+        raise ValueError(
+            f"{image_path}: expected images of {IMAGE_SHAPE[0]}x{IMAGE_SHAPE[1]}, "
+            f"got {image_dims[1]}x{image_dims[2]}"
+        )
+    if image_dims[0] != label_dims[0]:
+        raise ValueError(
+            f"{image_path} holds {image_dims[0]} images but {label_path} holds {label_dims[0]} labels"
+        )
+    if image_dims[0] == 0:
+        raise ValueError(
+            f"{image_path} and {label_path} hold no images and labels (both headers declare 0 items)"
+        )
+
+
 def _load_split(paths: Mapping[str, Path], prefix: str) -> tuple[np.ndarray, np.ndarray]:
     """Read and cross-check the images and labels of one split ("train" or "t10k")."""
     image_path, label_path = paths[f"{prefix}-images-idx3-ubyte"], paths[f"{prefix}-labels-idx1-ubyte"]
+    # Headers first: a pair that disagrees is refused before either payload is decompressed.
+    _check_split(image_path, read_idx_header(image_path, IMAGES_MAGIC),
+                 label_path, read_idx_header(label_path, LABELS_MAGIC))
     images, labels = read_idx_images(image_path), read_idx_labels(label_path)
-    if images.shape[1:] != IMAGE_SHAPE:
-        raise ValueError(
-            f"{image_path}: expected images of {IMAGE_SHAPE[0]}x{IMAGE_SHAPE[1]}, "
-            f"got {images.shape[1]}x{images.shape[2]}"
-        )
-    if len(images) != len(labels):
-        raise ValueError(
-            f"{image_path} holds {len(images)} images but {label_path} holds {len(labels)} labels"
-        )
-    if labels.size and labels.max() >= NUM_CLASSES:
+    # Again on what was read: either file may have been replaced in between.
+    _check_split(image_path, images.shape, label_path, labels.shape)
+    if labels.max() >= NUM_CLASSES:
         raise ValueError(f"{label_path}: labels must be digits 0-9, found {labels.max()}")
     return images, labels
 

@@ -136,11 +136,14 @@ class MirrorServer:
                     server.release.wait(10)
                     return
                 if self.path.startswith("/trickle/"):
-                    for i in range(len(data)):
-                        self.wfile.write(data[i:i + 1])
-                        self.wfile.flush()
-                        if server.release.wait(server.trickle_interval):
-                            return
+                    try:
+                        for i in range(len(data)):
+                            self.wfile.write(data[i:i + 1])
+                            self.wfile.flush()
+                            if server.release.wait(server.trickle_interval):
+                                return
+                    except (BrokenPipeError, ConnectionResetError):
+                        pass  # the client gave up, as it should
                     return
                 if self.path.startswith(("/cut/", "/cut-unsized/")):
                     self.wfile.write(data[: len(data) // 2])

@@ -1,0 +1,120 @@
+"""Tests for nn.datasets and nn.idx on hostile input (issue 8): bounded time and memory on bombs, empty files,
+mirror arguments, an overall download deadline, and the mode of downloaded files."""
+
+import os
+import re
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from _mnist_fixtures import (
+    images_idx,
+    labels_idx,
+    offline,  # noqa: F401  (a fixture, used through pytestmark)
+    write,
+    write_gzip_of_zeros,
+    write_mnist,
+)
+
+from nn.datasets import load_mnist
+from nn.idx import read_idx_labels
+
+pytestmark = pytest.mark.usefixtures("offline")
+
+GIB, MIB = 1 << 30, 1 << 20
+REPO = Path(__file__).resolve().parents[1]
+
+
+def leftovers(directory):
+    return sorted(p.name for p in directory.iterdir()) if directory.exists() else []
+
+
+# ---------------------------------------------------------------------------------------------
+# A valid header with 3 GiB of zeros behind it, in a 3 MB .gz
+
+# kind -> (file name, header, reader, what the header declares)
+BOMBS = {
+    "labels": ("train-labels-idx1-ubyte.gz", struct.pack(">II", 2049, 60000), "read_idx_labels",
+               r"expected 60008 bytes for 60000 labels \(with the 8-byte header\)"),
+    "images": ("t10k-images-idx3-ubyte.gz", struct.pack(">IIII", 2051, 10000, 28, 28), "read_idx_images",
+               r"expected 7840016 bytes for 10000 images of 28x28 \(with the 16-byte header\)"),
+}
+
+
+def run_python(code: str) -> tuple[list[str], int]:
+    """Run `code` in a fresh interpreter after ``import nn.datasets``; its output lines and peak RSS in bytes."""
+    script = f"import resource, time\nimport nn.datasets\n{code}\n" \
+             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                            cwd=REPO, env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr
+    *lines, peak = result.stdout.splitlines()
+    # ru_maxrss is in bytes on macOS and in KiB elsewhere.
+    return lines, int(peak) * (1 if sys.platform == "darwin" else 1024)
+
+
+@pytest.fixture(scope="module")
+def baseline_peak():
+    """Peak RSS of a child that only imports nn.datasets (and so NumPy)."""
+    pytest.importorskip("resource")
+    return run_python("")[1]
+
+
+@pytest.mark.parametrize("kind", BOMBS)
+def test_gzip_bomb_behind_a_valid_header_is_refused_in_under_a_second_and_100_mib(tmp_path, kind, baseline_peak):
+    name, header, reader, declared = BOMBS[kind]
+    path = write_gzip_of_zeros(tmp_path / name, header, 3 * GIB)
+    assert path.stat().st_size < 4_000_000
+    lines, peak = run_python(
+        "start = time.perf_counter()\n"
+        "try:\n"
+        f"    nn.datasets.{reader}({str(path)!r})\n"
+        "    print('accepted')\n"
+        "except ValueError as error:\n"
+        "    print(error)\n"
+        "print(time.perf_counter() - start)\n"
+    )
+    message, seconds = lines[0], float(lines[1])
+    assert seconds < 1.0, message
+    assert peak - baseline_peak < 100 * MIB, f"{(peak - baseline_peak) / MIB:.0f} MiB above a bare import"
+    assert re.fullmatch(rf"{re.escape(str(path))}: {declared}, got at least \d+ \(the rest was not read\)",
+                        message), message
+
+
+def test_load_mnist_compares_the_headers_of_a_pair_before_decompressing_either(tmp_path):
+    write_mnist(tmp_path, n_train=6)
+    (tmp_path / "train-labels-idx1-ubyte.gz").unlink()
+    name, header, _, _ = BOMBS["labels"]
+    write_gzip_of_zeros(tmp_path / name, header, 3 * GIB)
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte.gz holds 6 images but "
+                                         r".*train-labels-idx1-ubyte.gz holds 60000 labels"):
+        load_mnist(data_dir=tmp_path, download=False, allow_subset=False)
+    assert time.perf_counter() - start < 1.0
+
+
+def test_gzip_header_declaring_more_than_deflate_can_expand_to_is_refused_before_reading(tmp_path):
+    path = write(tmp_path / "labels", struct.pack(">II", 2049, 2**32 - 1), gz=True)
+    size = path.stat().st_size
+    with pytest.raises(ValueError, match=rf"labels.gz: the header declares 4294967295 labels \(4294967303 bytes "
+                                         rf"with the header\), more than a {size}-byte gzip file can hold"):
+        read_idx_labels(path)
+
+
+def test_trailing_bytes_in_a_gzip_stream_are_refused(tmp_path):
+    path = write(tmp_path / "labels", labels_idx(np.arange(5, dtype=np.uint8)) + b"\x00", gz=True)
+    with pytest.raises(ValueError, match=r"labels.gz: expected 13 bytes for 5 labels .*got at least 14"):
+        read_idx_labels(path)
+
+
+def test_empty_image_and_label_pair_is_refused_naming_both_files(tmp_path):
+    write_mnist(tmp_path, gz=False)
+    write(tmp_path / "t10k-images-idx3-ubyte", images_idx(np.zeros((0, 28, 28), np.uint8)), gz=False)
+    write(tmp_path / "t10k-labels-idx1-ubyte", labels_idx(np.zeros(0, np.uint8)), gz=False)
+    with pytest.raises(ValueError, match=r"t10k-images-idx3-ubyte and .*t10k-labels-idx1-ubyte hold no images "
+                                         r"and labels \(both headers declare 0 items\)"):
+        load_mnist(data_dir=tmp_path, download=False, allow_subset=False)
