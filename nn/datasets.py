@@ -13,8 +13,9 @@ import http.client
 import os
 import sys
 import tempfile
+import urllib.parse
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -191,6 +192,27 @@ def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:
     return base / "graphgrad" / "mnist"
 
 
+def _check_mirrors(mirrors, caller: str) -> tuple[str, ...]:
+    """The mirrors as a tuple of URLs; a single str is one mirror (iterating it would give characters).
+
+    >>> _check_mirrors("https://example.org/mnist/", "load_mnist")
+    ('https://example.org/mnist/',)
+    """
+    if isinstance(mirrors, str):
+        return _check_mirrors((mirrors,), caller)
+    if isinstance(mirrors, (bytes, bytearray)) or not isinstance(mirrors, Iterable):
+        raise TypeError(f"{caller}: mirrors must be a str URL or a sequence of them, got {type(mirrors).__name__}")
+    mirrors = tuple(mirrors)
+    for i, mirror in enumerate(mirrors):
+        if not isinstance(mirror, str):
+            raise TypeError(f"{caller}: mirror {i} is {type(mirror).__name__}, expected a str URL")
+        if not urllib.parse.urlsplit(mirror).scheme:
+            raise ValueError(
+                f"{caller}: mirror {mirror!r} has no scheme; expected a URL such as {MIRRORS[0]!r}"
+            )
+    return mirrors
+
+
 def _fetch_verified(url: str, dest: Path, digest: Digest, progress: bool, timeout: float) -> None:
     """Download `url` to `dest` through a temporary file that is renamed only once its checksum matches."""
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
@@ -231,7 +253,7 @@ def _fetch_verified(url: str, dest: Path, digest: Digest, progress: bool, timeou
 
 def download_mnist(
     dest_dir: str | os.PathLike | None = None,
-    mirrors: Sequence[str] = MIRRORS,
+    mirrors: str | Sequence[str] = MIRRORS,
     *,
     digests: Mapping[str, Digest] = MNIST_DIGESTS,
     progress: bool = True,
@@ -246,7 +268,8 @@ def download_mnist(
 
     Args:
         dest_dir: where to put the files; `default_data_dir()` if None. Created if needed.
-        mirrors: base URLs, tried in order; the file name is appended to each.
+        mirrors: base URLs with a scheme ("https://..."), tried in order; the file name is appended
+            to each. A single str is one mirror.
         digests: file name -> expected `Digest`; the files to fetch are its keys.
         progress: show a tqdm progress bar per file on stderr.
         timeout: seconds to wait for the connection and for each read.
@@ -258,8 +281,10 @@ def download_mnist(
         MnistDownloadError: no mirror delivered a file matching its digest; the message names the
             file and each URL with its failure (HTTP error, timeout, cut connection, or expected
             and actual checksums).
-        ValueError: `mirrors` is empty.
+        ValueError: `mirrors` is empty, or a mirror has no scheme.
+        TypeError: `mirrors` is neither a str nor a sequence of str.
     """
+    mirrors = _check_mirrors(mirrors, "download_mnist")
     if not mirrors:
         raise ValueError("download_mnist: mirrors is empty; give at least one base URL")
     dest = Path(dest_dir) if dest_dir is not None else default_data_dir()
@@ -302,7 +327,7 @@ def load_mnist(
     *,
     download: bool | None = None,
     allow_subset: bool = True,
-    mirrors: Sequence[str] = MIRRORS,
+    mirrors: str | Sequence[str] = MIRRORS,
     progress: bool = True,
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Load MNIST as ``((x_train, t_train), (x_test, t_test))``, like "Deep Learning from Scratch".
@@ -323,22 +348,26 @@ def load_mnist(
         download: fetch missing files. None (default) means yes unless ``$GRAPHGRAD_OFFLINE``
             is set to something other than "" or "0".
         allow_subset: fall back to the shipped subset when the full files are unavailable.
-        mirrors: base URLs for the download, tried in order.
+        mirrors: base URLs for the download, tried in order; a single str is one mirror.
         progress: show download progress on stderr.
 
     Returns:
         ``((x_train, t_train), (x_test, t_test))``.
 
     Raises:
-        ValueError: a file is truncated or corrupt, or images and labels disagree in number.
+        ValueError: a file is truncated or corrupt, images and labels disagree in number or are
+            none, or a mirror has no scheme.
         FileNotFoundError: files are missing, downloading is off and `allow_subset` is False;
             or the subset shipped with graphgrad is itself missing.
         MnistDownloadError: the download failed and `allow_subset` is False.
+        TypeError: `mirrors` is neither a str nor a sequence of str (checked even if nothing is missing).
 
     >>> (x, t), (x_test, t_test) = load_mnist(data_dir=SUBSET_DIR, flatten=False, one_hot_label=True)
     >>> x.shape, x.dtype, t.shape, t.dtype, x_test.shape
     ((5000, 1, 28, 28), dtype('float32'), (5000, 10), dtype('float32'), (1000, 1, 28, 28))
     """
+    # Checked even when nothing is missing, so a wrong argument fails the same way every time.
+    mirrors = _check_mirrors(mirrors, "load_mnist")
     directory = Path(data_dir) if data_dir is not None else default_data_dir()
     paths = _find_files(directory)
     missing = [name for name, path in paths.items() if path is None]

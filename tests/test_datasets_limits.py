@@ -1,6 +1,7 @@
 """Tests for nn.datasets and nn.idx on hostile input (issue 8): bounded time and memory on bombs, empty files,
 mirror arguments, an overall download deadline, and the mode of downloaded files."""
 
+import gzip
 import os
 import re
 import struct
@@ -12,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from _mnist_fixtures import (
+    MirrorServer,
+    digest_of,
     images_idx,
     labels_idx,
     offline,  # noqa: F401  (a fixture, used through pytestmark)
@@ -20,7 +23,7 @@ from _mnist_fixtures import (
     write_mnist,
 )
 
-from nn.datasets import load_mnist
+from nn.datasets import MnistDownloadError, download_mnist, load_mnist
 from nn.idx import read_idx_labels
 
 pytestmark = pytest.mark.usefixtures("offline")
@@ -118,3 +121,46 @@ def test_empty_image_and_label_pair_is_refused_naming_both_files(tmp_path):
     with pytest.raises(ValueError, match=r"t10k-images-idx3-ubyte and .*t10k-labels-idx1-ubyte hold no images "
                                          r"and labels \(both headers declare 0 items\)"):
         load_mnist(data_dir=tmp_path, download=False, allow_subset=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# The mirrors argument
+
+
+def tiny_files():
+    """The four file names mapped to small gzip IDX contents (3 training and 2 test images)."""
+    rng = np.random.default_rng(8)
+    files = {}
+    for prefix, n in (("train", 3), ("t10k", 2)):
+        files[f"{prefix}-images-idx3-ubyte.gz"] = gzip.compress(
+            images_idx(rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)), mtime=0)
+        files[f"{prefix}-labels-idx1-ubyte.gz"] = gzip.compress(labels_idx(np.arange(n, dtype=np.uint8)), mtime=0)
+    return files
+
+
+def test_a_single_mirror_string_is_one_mirror_not_a_sequence_of_characters(tmp_path):
+    files = tiny_files()
+    digests = {name: digest_of(data) for name, data in files.items()}
+    with MirrorServer({f"/good/{name}": data for name, data in files.items()}) as server:
+        download_mnist(tmp_path / "a", server.url("good"), digests=digests, progress=False)
+        # load_mnist passes its mirrors on; here the mirror has nothing, so the first file fails there.
+        with pytest.raises(MnistDownloadError, match=r"(?s)train-images-idx3-ubyte.gz: no mirror .*"
+                                                     r"/nothing/train-images-idx3-ubyte.gz: HTTP Error 404"):
+            load_mnist(data_dir=tmp_path / "b", mirrors=server.url("nothing"), allow_subset=False, progress=False)
+    assert leftovers(tmp_path / "a") == sorted(files)
+    assert server.requests == [f"/good/{name}" for name in files] + ["/nothing/train-images-idx3-ubyte.gz"]
+
+
+@pytest.mark.parametrize("mirrors, error, message", [
+    ([b"http://127.0.0.1/"], TypeError, r"mirror 0 is bytes, expected a str URL"),
+    (["http://127.0.0.1/", None], TypeError, r"mirror 1 is NoneType, expected a str URL"),
+    (8, TypeError, r"mirrors must be a str URL or a sequence of them, got int"),
+    (["ossci-datasets.s3.amazonaws.com/mnist/"], ValueError,
+     r"mirror 'ossci-datasets.s3.amazonaws.com/mnist/' has no scheme; expected a URL such as 'https://"),
+])
+def test_mirrors_that_are_not_urls_are_refused_before_any_download(tmp_path, mirrors, error, message):
+    with pytest.raises(error, match=r"download_mnist: " + message):
+        download_mnist(tmp_path, mirrors, progress=False)
+    with pytest.raises(error, match=r"load_mnist: " + message):
+        load_mnist(data_dir=tmp_path, mirrors=mirrors, progress=False)
+    assert leftovers(tmp_path) == []
