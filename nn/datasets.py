@@ -13,6 +13,7 @@ import http.client
 import os
 import sys
 import tempfile
+import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterable, Mapping, Sequence
@@ -213,8 +214,22 @@ def _check_mirrors(mirrors, caller: str) -> tuple[str, ...]:
     return mirrors
 
 
-def _fetch_verified(url: str, dest: Path, digest: Digest, progress: bool, timeout: float) -> None:
-    """Download `url` to `dest` through a temporary file that is renamed only once its checksum matches."""
+def _default_deadline(size: int) -> float:
+    """Seconds allowed for a file of `size` bytes: one minute plus 1 s per 50 kB (a slow but working link).
+
+    >>> round(_default_deadline(MNIST_DIGESTS["train-images-idx3-ubyte.gz"].size))
+    258
+    """
+    return 60.0 + size / 50_000
+
+
+def _fetch_verified(url: str, dest: Path, digest: Digest, progress: bool, timeout: float,
+                    deadline: float) -> None:
+    """Download `url` to `dest` through a temporary file that is renamed only once its checksum matches.
+
+    Raises TimeoutError once the whole transfer has taken more than `deadline` seconds.
+    """
+    start = time.monotonic()
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     try:
         request = urllib.request.Request(url, headers={"User-Agent": "graphgrad"})
@@ -225,7 +240,16 @@ def _fetch_verified(url: str, dest: Path, digest: Digest, progress: bool, timeou
             received = 0
             with tqdm(total=announced or digest.size, unit="B", unit_scale=True, unit_divisor=1024,
                       desc=dest.name, file=sys.stderr, disable=not progress) as bar:
-                while chunk := response.read(1 << 16):
+                # read1 returns what has arrived instead of waiting for 64 KiB, so a mirror trickling
+                # bytes (each read within `timeout`) still meets the deadline check below.
+                while chunk := response.read1(1 << 16):
+                    elapsed = time.monotonic() - start
+                    if elapsed > deadline:
+                        raise TimeoutError(
+                            f"gave up after {elapsed:.1f} s, the deadline for this file being {deadline:g} s "
+                            f"({received} of {announced or digest.size} bytes received); "
+                            f"pass a larger deadline= for a slow connection"
+                        )
                     received += len(chunk)
                     if received > digest.size:
                         raise ValueError(f"server sent more than the expected {digest.size} bytes")
@@ -258,6 +282,7 @@ def download_mnist(
     digests: Mapping[str, Digest] = MNIST_DIGESTS,
     progress: bool = True,
     timeout: float = 30.0,
+    deadline: float | None = None,
 ) -> Path:
     """Download the MNIST files missing from `dest_dir`, verifying each against its checksum.
 
@@ -273,20 +298,26 @@ def download_mnist(
         digests: file name -> expected `Digest`; the files to fetch are its keys.
         progress: show a tqdm progress bar per file on stderr.
         timeout: seconds to wait for the connection and for each read.
+        deadline: seconds allowed for each file, from the request to its last byte, however steadily
+            the bytes arrive; past it that mirror is abandoned for the next. A read already waiting
+            is not interrupted, so the overrun is at most `timeout`. None (default): 60 s plus 1 s
+            per 50 kB of the file's expected size, e.g. 258 s for train-images-idx3-ubyte.gz.
 
     Returns:
         The directory holding the files.
 
     Raises:
         MnistDownloadError: no mirror delivered a file matching its digest; the message names the
-            file and each URL with its failure (HTTP error, timeout, cut connection, or expected
-            and actual checksums).
-        ValueError: `mirrors` is empty, or a mirror has no scheme.
+            file and each URL with its failure (HTTP error, timeout, deadline, cut connection, or
+            expected and actual checksums).
+        ValueError: `mirrors` is empty, a mirror has no scheme, or `deadline` is not positive.
         TypeError: `mirrors` is neither a str nor a sequence of str.
     """
     mirrors = _check_mirrors(mirrors, "download_mnist")
     if not mirrors:
         raise ValueError("download_mnist: mirrors is empty; give at least one base URL")
+    if deadline is not None and not deadline > 0:
+        raise ValueError(f"download_mnist: deadline must be a positive number of seconds or None, got {deadline!r}")
     dest = Path(dest_dir) if dest_dir is not None else default_data_dir()
     dest.mkdir(parents=True, exist_ok=True)
     missing = [name for name in digests
@@ -298,7 +329,8 @@ def download_mnist(
         for base in mirrors:
             url = base.rstrip("/") + "/" + name
             try:
-                _fetch_verified(url, dest / name, digests[name], progress, timeout)
+                _fetch_verified(url, dest / name, digests[name], progress, timeout,
+                                deadline if deadline is not None else _default_deadline(digests[name].size))
                 break
             except (OSError, ValueError, http.client.HTTPException) as error:
                 failures.append(f"  {url}: {error}")

@@ -164,3 +164,39 @@ def test_mirrors_that_are_not_urls_are_refused_before_any_download(tmp_path, mir
     with pytest.raises(error, match=r"load_mnist: " + message):
         load_mnist(data_dir=tmp_path, mirrors=mirrors, progress=False)
     assert leftovers(tmp_path) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# An overall deadline per file
+
+
+def test_a_mirror_trickling_a_byte_every_half_second_is_abandoned_at_the_deadline(tmp_path):
+    name, data = "t10k-labels-idx1-ubyte.gz", tiny_files()["t10k-labels-idx1-ubyte.gz"]
+    with MirrorServer({f"/trickle/{name}": data}) as server:
+        url = server.url("trickle") + name
+        start = time.monotonic()
+        with pytest.raises(MnistDownloadError) as caught:
+            # Each read gets a byte within 0.5 s, so the 5 s per-read timeout never fires.
+            download_mnist(tmp_path, [server.url("trickle")], digests={name: digest_of(data)}, progress=False,
+                           timeout=5, deadline=1.0)
+        elapsed = time.monotonic() - start
+    assert 1.0 <= elapsed < 2.5
+    assert re.search(rf"{re.escape(url)}: gave up after 1\.\d s, the deadline for this file being 1 s "
+                     rf"\(\d+ of {len(data)} bytes received", str(caught.value)), str(caught.value)
+    assert leftovers(tmp_path) == []
+
+
+def test_the_next_mirror_is_tried_after_one_misses_the_deadline(tmp_path):
+    name, data = "t10k-labels-idx1-ubyte.gz", tiny_files()["t10k-labels-idx1-ubyte.gz"]
+    with MirrorServer({f"/trickle/{name}": data, f"/good/{name}": data}) as server:
+        download_mnist(tmp_path, [server.url("trickle"), server.url("good")], digests={name: digest_of(data)},
+                       progress=False, timeout=5, deadline=0.6)
+    assert server.requests == [f"/trickle/{name}", f"/good/{name}"]
+    assert leftovers(tmp_path) == [name] and (tmp_path / name).read_bytes() == data
+
+
+@pytest.mark.parametrize("deadline", [0, -1.0, float("nan")])
+def test_a_deadline_that_is_not_positive_is_refused(tmp_path, deadline):
+    with pytest.raises(ValueError, match=rf"download_mnist: deadline must be a positive number of seconds or "
+                                         rf"None, got {deadline!r}"):
+        download_mnist(tmp_path, ["http://127.0.0.1:9/"], deadline=deadline, progress=False)
