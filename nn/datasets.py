@@ -12,7 +12,6 @@ import hashlib
 import http.client
 import os
 import sys
-import tempfile
 import time
 import urllib.parse
 import urllib.request
@@ -23,6 +22,7 @@ from typing import NamedTuple
 import numpy as np
 from tqdm import tqdm
 
+from ._files import open_temporary
 from .idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx_header, read_idx_images, read_idx_labels
 
 __all__ = [
@@ -230,7 +230,8 @@ def _fetch_verified(url: str, dest: Path, digest: Digest, progress: bool, timeou
     Raises TimeoutError once the whole transfer has taken more than `deadline` seconds.
     """
     start = time.monotonic()
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    # Not mkstemp: its 0600 would stay on the renamed file; this one gets 0666 less the umask.
+    fd, tmp = open_temporary(dest.parent, prefix=f".{dest.name}.", suffix=".part")
     try:
         request = urllib.request.Request(url, headers={"User-Agent": "graphgrad"})
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(request, timeout=timeout) as response:

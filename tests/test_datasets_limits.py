@@ -4,6 +4,7 @@ mirror arguments, an overall download deadline, and the mode of downloaded files
 import gzip
 import os
 import re
+import stat
 import struct
 import subprocess
 import sys
@@ -200,3 +201,21 @@ def test_a_deadline_that_is_not_positive_is_refused(tmp_path, deadline):
     with pytest.raises(ValueError, match=rf"download_mnist: deadline must be a positive number of seconds or "
                                          rf"None, got {deadline!r}"):
         download_mnist(tmp_path, ["http://127.0.0.1:9/"], deadline=deadline, progress=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# File modes
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_downloaded_files_get_mode_0666_less_the_umask(tmp_path, umask):
+    name, data = "t10k-labels-idx1-ubyte.gz", tiny_files()["t10k-labels-idx1-ubyte.gz"]
+    with MirrorServer({f"/good/{name}": data}) as server:
+        previous = os.umask(umask)
+        try:
+            download_mnist(tmp_path, [server.url("good")], digests={name: digest_of(data)}, progress=False)
+        finally:
+            os.umask(previous)
+    assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o666 & ~umask
+
