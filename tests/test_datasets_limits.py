@@ -25,7 +25,7 @@ from _mnist_fixtures import (
 )
 
 from nn.datasets import MnistDownloadError, download_mnist, load_mnist
-from nn.idx import read_idx_labels
+from nn.idx import LABELS_MAGIC, read_idx_header, read_idx_labels
 
 pytestmark = pytest.mark.usefixtures("offline")
 
@@ -113,6 +113,14 @@ def test_trailing_bytes_in_a_gzip_stream_are_refused(tmp_path):
     path = write(tmp_path / "labels", labels_idx(np.arange(5, dtype=np.uint8)) + b"\x00", gz=True)
     with pytest.raises(ValueError, match=r"labels.gz: expected 13 bytes for 5 labels .*got at least 14"):
         read_idx_labels(path)
+
+
+def test_read_idx_header_refuses_a_magic_number_that_is_not_an_idx_kind(tmp_path):
+    path = write(tmp_path / "labels", labels_idx(np.arange(3, dtype=np.uint8)), gz=False)
+    assert read_idx_header(path, LABELS_MAGIC) == (3,)
+    with pytest.raises(ValueError, match=r"read_idx_header: magic must be 2051 \(images\) or 2049 \(labels\), "
+                                         r"got 2050"):
+        read_idx_header(path, 2050)
 
 
 def test_empty_image_and_label_pair_is_refused_naming_both_files(tmp_path):
