@@ -12,16 +12,18 @@ import hashlib
 import http.client
 import os
 import sys
-import tempfile
+import time
+import urllib.parse
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 from tqdm import tqdm
 
-from .idx import read_idx_images, read_idx_labels
+from ._files import open_temporary
+from .idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx_header, read_idx_images, read_idx_labels
 
 __all__ = [
     "MIRRORS",
@@ -132,20 +134,34 @@ def _find_files(directory: Path) -> dict[str, Path | None]:
     return found
 
 
+def _check_split(image_path: Path, image_dims: tuple[int, ...], label_path: Path,
+                 label_dims: tuple[int, ...]) -> None:
+    """Check that the images are 28x28 and as many as the labels, and that there are some."""
+    if image_dims[1:] != IMAGE_SHAPE:
+        raise ValueError(
+            f"{image_path}: expected images of {IMAGE_SHAPE[0]}x{IMAGE_SHAPE[1]}, "
+            f"got {image_dims[1]}x{image_dims[2]}"
+        )
+    if image_dims[0] != label_dims[0]:
+        raise ValueError(
+            f"{image_path} holds {image_dims[0]} images but {label_path} holds {label_dims[0]} labels"
+        )
+    if image_dims[0] == 0:
+        raise ValueError(
+            f"{image_path} and {label_path} hold no images and labels (both headers declare 0 items)"
+        )
+
+
 def _load_split(paths: Mapping[str, Path], prefix: str) -> tuple[np.ndarray, np.ndarray]:
     """Read and cross-check the images and labels of one split ("train" or "t10k")."""
     image_path, label_path = paths[f"{prefix}-images-idx3-ubyte"], paths[f"{prefix}-labels-idx1-ubyte"]
+    # Headers first: a pair that disagrees is refused before either payload is decompressed.
+    _check_split(image_path, read_idx_header(image_path, IMAGES_MAGIC),
+                 label_path, read_idx_header(label_path, LABELS_MAGIC))
     images, labels = read_idx_images(image_path), read_idx_labels(label_path)
-    if images.shape[1:] != IMAGE_SHAPE:
-        raise ValueError(
-            f"{image_path}: expected images of {IMAGE_SHAPE[0]}x{IMAGE_SHAPE[1]}, "
-            f"got {images.shape[1]}x{images.shape[2]}"
-        )
-    if len(images) != len(labels):
-        raise ValueError(
-            f"{image_path} holds {len(images)} images but {label_path} holds {len(labels)} labels"
-        )
-    if labels.size and labels.max() >= NUM_CLASSES:
+    # Again on what was read: either file may have been replaced in between.
+    _check_split(image_path, images.shape, label_path, labels.shape)
+    if labels.max() >= NUM_CLASSES:
         raise ValueError(f"{label_path}: labels must be digits 0-9, found {labels.max()}")
     return images, labels
 
@@ -177,9 +193,45 @@ def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:
     return base / "graphgrad" / "mnist"
 
 
-def _fetch_verified(url: str, dest: Path, digest: Digest, progress: bool, timeout: float) -> None:
-    """Download `url` to `dest` through a temporary file that is renamed only once its checksum matches."""
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+def _check_mirrors(mirrors, caller: str) -> tuple[str, ...]:
+    """The mirrors as a tuple of URLs; a single str is one mirror (iterating it would give characters).
+
+    >>> _check_mirrors("https://example.org/mnist/", "load_mnist")
+    ('https://example.org/mnist/',)
+    """
+    if isinstance(mirrors, str):
+        return _check_mirrors((mirrors,), caller)
+    if isinstance(mirrors, (bytes, bytearray)) or not isinstance(mirrors, Iterable):
+        raise TypeError(f"{caller}: mirrors must be a str URL or a sequence of them, got {type(mirrors).__name__}")
+    mirrors = tuple(mirrors)
+    for i, mirror in enumerate(mirrors):
+        if not isinstance(mirror, str):
+            raise TypeError(f"{caller}: mirror {i} is {type(mirror).__name__}, expected a str URL")
+        if not urllib.parse.urlsplit(mirror).scheme:
+            raise ValueError(
+                f"{caller}: mirror {mirror!r} has no scheme; expected a URL such as {MIRRORS[0]!r}"
+            )
+    return mirrors
+
+
+def _default_deadline(size: int) -> float:
+    """Seconds allowed for a file of `size` bytes: one minute plus 1 s per 50 kB (a slow but working link).
+
+    >>> round(_default_deadline(MNIST_DIGESTS["train-images-idx3-ubyte.gz"].size))
+    258
+    """
+    return 60.0 + size / 50_000
+
+
+def _fetch_verified(url: str, dest: Path, digest: Digest, progress: bool, timeout: float,
+                    deadline: float) -> None:
+    """Download `url` to `dest` through a temporary file that is renamed only once its checksum matches.
+
+    Raises TimeoutError once the whole transfer has taken more than `deadline` seconds.
+    """
+    start = time.monotonic()
+    # Not mkstemp: its 0600 would stay on the renamed file; this one gets 0666 less the umask.
+    fd, tmp = open_temporary(dest.parent, prefix=f".{dest.name}.", suffix=".part")
     try:
         request = urllib.request.Request(url, headers={"User-Agent": "graphgrad"})
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(request, timeout=timeout) as response:
@@ -189,7 +241,16 @@ def _fetch_verified(url: str, dest: Path, digest: Digest, progress: bool, timeou
             received = 0
             with tqdm(total=announced or digest.size, unit="B", unit_scale=True, unit_divisor=1024,
                       desc=dest.name, file=sys.stderr, disable=not progress) as bar:
-                while chunk := response.read(1 << 16):
+                # read1 returns what has arrived instead of waiting for 64 KiB, so a mirror trickling
+                # bytes (each read within `timeout`) still meets the deadline check below.
+                while chunk := response.read1(1 << 16):
+                    elapsed = time.monotonic() - start
+                    if elapsed > deadline:
+                        raise TimeoutError(
+                            f"gave up after {elapsed:.1f} s, the deadline for this file being {deadline:g} s "
+                            f"({received} of {announced or digest.size} bytes received); "
+                            f"pass a larger deadline= for a slow connection"
+                        )
                     received += len(chunk)
                     if received > digest.size:
                         raise ValueError(f"server sent more than the expected {digest.size} bytes")
@@ -217,11 +278,12 @@ def _fetch_verified(url: str, dest: Path, digest: Digest, progress: bool, timeou
 
 def download_mnist(
     dest_dir: str | os.PathLike | None = None,
-    mirrors: Sequence[str] = MIRRORS,
+    mirrors: str | Sequence[str] = MIRRORS,
     *,
     digests: Mapping[str, Digest] = MNIST_DIGESTS,
     progress: bool = True,
     timeout: float = 30.0,
+    deadline: float | None = None,
 ) -> Path:
     """Download the MNIST files missing from `dest_dir`, verifying each against its checksum.
 
@@ -232,22 +294,31 @@ def download_mnist(
 
     Args:
         dest_dir: where to put the files; `default_data_dir()` if None. Created if needed.
-        mirrors: base URLs, tried in order; the file name is appended to each.
+        mirrors: base URLs with a scheme ("https://..."), tried in order; the file name is appended
+            to each. A single str is one mirror.
         digests: file name -> expected `Digest`; the files to fetch are its keys.
         progress: show a tqdm progress bar per file on stderr.
         timeout: seconds to wait for the connection and for each read.
+        deadline: seconds allowed for each file, from the request to its last byte, however steadily
+            the bytes arrive; past it that mirror is abandoned for the next. A read already waiting
+            is not interrupted, so the overrun is at most `timeout`. None (default): 60 s plus 1 s
+            per 50 kB of the file's expected size, e.g. 258 s for train-images-idx3-ubyte.gz.
 
     Returns:
         The directory holding the files.
 
     Raises:
         MnistDownloadError: no mirror delivered a file matching its digest; the message names the
-            file and each URL with its failure (HTTP error, timeout, cut connection, or expected
-            and actual checksums).
-        ValueError: `mirrors` is empty.
+            file and each URL with its failure (HTTP error, timeout, deadline, cut connection, or
+            expected and actual checksums).
+        ValueError: `mirrors` is empty, a mirror has no scheme, or `deadline` is not positive.
+        TypeError: `mirrors` is neither a str nor a sequence of str.
     """
+    mirrors = _check_mirrors(mirrors, "download_mnist")
     if not mirrors:
         raise ValueError("download_mnist: mirrors is empty; give at least one base URL")
+    if deadline is not None and not deadline > 0:
+        raise ValueError(f"download_mnist: deadline must be a positive number of seconds or None, got {deadline!r}")
     dest = Path(dest_dir) if dest_dir is not None else default_data_dir()
     dest.mkdir(parents=True, exist_ok=True)
     missing = [name for name in digests
@@ -259,7 +330,8 @@ def download_mnist(
         for base in mirrors:
             url = base.rstrip("/") + "/" + name
             try:
-                _fetch_verified(url, dest / name, digests[name], progress, timeout)
+                _fetch_verified(url, dest / name, digests[name], progress, timeout,
+                                deadline if deadline is not None else _default_deadline(digests[name].size))
                 break
             except (OSError, ValueError, http.client.HTTPException) as error:
                 failures.append(f"  {url}: {error}")
@@ -288,7 +360,7 @@ def load_mnist(
     *,
     download: bool | None = None,
     allow_subset: bool = True,
-    mirrors: Sequence[str] = MIRRORS,
+    mirrors: str | Sequence[str] = MIRRORS,
     progress: bool = True,
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Load MNIST as ``((x_train, t_train), (x_test, t_test))``, like "Deep Learning from Scratch".
@@ -309,22 +381,26 @@ def load_mnist(
         download: fetch missing files. None (default) means yes unless ``$GRAPHGRAD_OFFLINE``
             is set to something other than "" or "0".
         allow_subset: fall back to the shipped subset when the full files are unavailable.
-        mirrors: base URLs for the download, tried in order.
+        mirrors: base URLs for the download, tried in order; a single str is one mirror.
         progress: show download progress on stderr.
 
     Returns:
         ``((x_train, t_train), (x_test, t_test))``.
 
     Raises:
-        ValueError: a file is truncated or corrupt, or images and labels disagree in number.
+        ValueError: a file is truncated or corrupt, images and labels disagree in number or are
+            none, or a mirror has no scheme.
         FileNotFoundError: files are missing, downloading is off and `allow_subset` is False;
             or the subset shipped with graphgrad is itself missing.
         MnistDownloadError: the download failed and `allow_subset` is False.
+        TypeError: `mirrors` is neither a str nor a sequence of str (checked even if nothing is missing).
 
     >>> (x, t), (x_test, t_test) = load_mnist(data_dir=SUBSET_DIR, flatten=False, one_hot_label=True)
     >>> x.shape, x.dtype, t.shape, t.dtype, x_test.shape
     ((5000, 1, 28, 28), dtype('float32'), (5000, 10), dtype('float32'), (1000, 1, 28, 28))
     """
+    # Checked even when nothing is missing, so a wrong argument fails the same way every time.
+    mirrors = _check_mirrors(mirrors, "load_mnist")
     directory = Path(data_dir) if data_dir is not None else default_data_dir()
     paths = _find_files(directory)
     missing = [name for name, path in paths.items() if path is None]

@@ -10,11 +10,14 @@ import gzip
 import hashlib
 import http.server
 import os
+import socket
 import struct
 import threading
+import zlib
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from nn.datasets import Digest
 
@@ -59,6 +62,30 @@ def write(path: Path, data: bytes, gz: bool) -> Path:
     return path
 
 
+def write_gzip_of_zeros(path: Path, header: bytes, zeros: int, chunk: int = 1 << 24) -> Path:
+    """Write `header` then `zeros` zero bytes as one gzip member, in O(chunk) memory and under a second for GiBs.
+
+    After a full flush deflate's state is reset, so every `chunk` of zeros compresses to the same
+    self-contained block (about 1000:1); it is computed once and written again. Only the CRC needs a
+    pass over the zeros. The result is a valid gzip file (``gzip -t`` accepts it).
+    """
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)  # raw deflate; the gzip framing is written here
+    chunk_of_zeros = bytes(chunk)
+    crc = zlib.crc32(header)
+    full_chunks, rest = divmod(zeros, chunk)
+    with open(path, "wb") as f:
+        f.write(b"\x1f\x8b\x08\x00" + bytes(4) + b"\x00\xff")  # deflate, no flags, mtime 0, OS unknown
+        f.write(compressor.compress(header) + compressor.flush(zlib.Z_FULL_FLUSH))
+        block = compressor.compress(chunk_of_zeros) + compressor.flush(zlib.Z_FULL_FLUSH)
+        for _ in range(full_chunks):
+            f.write(block)
+            crc = zlib.crc32(chunk_of_zeros, crc)
+        f.write(compressor.compress(bytes(rest)) + compressor.flush())
+        crc = zlib.crc32(bytes(rest), crc)
+        f.write(struct.pack("<II", crc, (len(header) + zeros) & 0xFFFFFFFF))
+    return path
+
+
 def digest_of(data: bytes) -> Digest:
     """The `Digest` (length, MD5, SHA-256) of some bytes."""
     return Digest(len(data), hashlib.md5(data).hexdigest(), hashlib.sha256(data).hexdigest())
@@ -81,8 +108,11 @@ class MirrorServer:
     `routes` maps a URL path ("/good/train-labels-idx1-ubyte.gz") to its bytes. Paths under
     "/cut/" announce the full length but send half and close; under "/cut-unsized/" the same
     without a Content-Length; under "/stall/" the headers come and then nothing until the test
-    ends. Anything else is a 404. `requests` records every path asked for.
+    ends; under "/trickle/" one byte every `trickle_interval` seconds (so no single read times
+    out) until the test ends. Anything else is a 404. `requests` records every path asked for.
     """
+
+    trickle_interval = 0.5
 
     def __init__(self, routes: dict[str, bytes]):
         self.routes = routes
@@ -104,6 +134,16 @@ class MirrorServer:
                 if self.path.startswith("/stall/"):
                     self.wfile.flush()
                     server.release.wait(10)
+                    return
+                if self.path.startswith("/trickle/"):
+                    try:
+                        for i in range(len(data)):
+                            self.wfile.write(data[i:i + 1])
+                            self.wfile.flush()
+                            if server.release.wait(server.trickle_interval):
+                                return
+                    except (BrokenPipeError, ConnectionResetError):
+                        pass  # the client gave up, as it should
                     return
                 if self.path.startswith(("/cut/", "/cut-unsized/")):
                     self.wfile.write(data[: len(data) // 2])
@@ -133,3 +173,20 @@ class MirrorServer:
         self.httpd.server_close()
         self.thread.join(5)
 
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """Refuse every connection except to 127.0.0.1, and start from a neutral environment.
+
+    Test modules make it apply to every test with ``pytestmark = pytest.mark.usefixtures("offline")``.
+    """
+    original = socket.create_connection
+
+    def localhost_only(address, *args, **kwargs):
+        if address[0] not in ("127.0.0.1", "localhost"):
+            raise AssertionError(f"test tried to reach {address}; tests must stay offline")
+        return original(address, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "create_connection", localhost_only)
+    monkeypatch.delenv("GRAPHGRAD_OFFLINE", raising=False)

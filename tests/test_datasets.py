@@ -2,7 +2,6 @@
 
 import gzip
 import hashlib
-import socket
 import struct
 
 import numpy as np
@@ -13,6 +12,7 @@ from _mnist_fixtures import (
     find_full_set,
     images_idx,
     labels_idx,
+    offline,  # noqa: F401  (a fixture, used through pytestmark)
     write,
     write_mnist,
 )
@@ -36,18 +36,8 @@ needs_full_set = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(autouse=True)
-def offline(monkeypatch):
-    """Refuse every connection except to 127.0.0.1, and start from a neutral environment."""
-    original = socket.create_connection
-
-    def localhost_only(address, *args, **kwargs):
-        if address[0] not in ("127.0.0.1", "localhost"):
-            raise AssertionError(f"test tried to reach {address}; tests must stay offline")
-        return original(address, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "create_connection", localhost_only)
-    monkeypatch.delenv("GRAPHGRAD_OFFLINE", raising=False)
+# Every test: connections to 127.0.0.1 only, and no $GRAPHGRAD_OFFLINE from the caller.
+pytestmark = pytest.mark.usefixtures("offline")
 
 
 def tiny_gz_files(n_train=6, n_test=4, seed=0):
