@@ -11,7 +11,8 @@ import pytest
 
 import autograd
 import nn
-from nn.module import METADATA_KEY, Module, Parameter
+from nn.module import Module, Parameter
+from nn.serialization import METADATA_KEY
 
 
 class Block(Module):
