@@ -12,6 +12,8 @@ adds no level of its own: a TwoLayerNet's nodes read ``Affine1``, ``Relu1``, ``A
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from autograd import Tensor
@@ -195,7 +197,7 @@ class Module:
 
         Raises:
             ValueError: naming the missing entries, the unexpected ones and the wrongly shaped ones.
-            TypeError: an entry is not a numeric array.
+            TypeError: ``state`` is not a mapping, or an entry is not a numeric array.
 
         >>> from nn import Linear
         >>> layer = Linear(3, 2, rng=0)
@@ -204,7 +206,22 @@ class Module:
         ...
         ValueError: Linear.load_state_dict: missing entries ['bias']
         """
-        who = f"{type(self).__name__}.load_state_dict"
+        arrays = self._checked_state(state, f"{type(self).__name__}.load_state_dict")
+        params = dict(self.named_parameters())
+        for name, array in arrays.items():
+            param = params[name]
+            if param.data.flags.writeable:
+                np.copyto(param.data, array, casting="unsafe")
+            else:
+                param.data = np.array(array, dtype=param.dtype)
+
+    def _checked_state(self, state, who: str) -> dict:
+        """The arrays of ``state`` by parameter name, once all of them fit; `load_state_dict`'s checks.
+
+        `nn.serialization.load` runs them on stand-ins of the file's .npy headers, before reading any data.
+        """
+        if not isinstance(state, Mapping):
+            raise TypeError(f"{who}: expected a mapping from parameter name to array, got {type(state).__name__}")
         params = dict(self.named_parameters())
         missing = [name for name in params if name not in state]
         unexpected = [name for name in state if name not in params]
@@ -228,12 +245,7 @@ class Module:
             problems.append("wrong shapes: " + ", ".join(wrong_shapes))
         if problems:
             raise ValueError(f"{who}: " + "; ".join(problems))
-        for name, array in arrays.items():
-            param = params[name]
-            if param.data.flags.writeable:
-                np.copyto(param.data, array, casting="unsafe")
-            else:
-                param.data = np.array(array, dtype=param.dtype)
+        return arrays
 
     # --- files --------------------------------------------------------------------------------------
     def save(self, path) -> None:

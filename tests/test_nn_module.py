@@ -153,6 +153,12 @@ def test_load_state_dict_refuses_non_numeric_entries():
         layer.load_state_dict({"weight": np.array([["a"]]), "bias": np.zeros(1)})
 
 
+def test_load_state_dict_of_none_is_a_type_error_saying_what_it_expects():
+    with pytest.raises(TypeError, match=r"Linear.load_state_dict: expected a mapping from parameter name "
+                                        r"to array, got NoneType"):
+        nn.Linear(2, 3).load_state_dict(None)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_save_load_round_trip_is_exact(tmp_path, dtype):
     net = nn.TwoLayerNet(6, 5, 3, rng=0, dtype=dtype)
