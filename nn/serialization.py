@@ -13,12 +13,13 @@ import json
 import math
 import os
 import struct
-import tempfile
 import zipfile
 import zlib
 from typing import NamedTuple
 
 import numpy as np
+
+from ._files import open_temporary
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "METADATA_KEY", "save", "load"]
 
@@ -39,7 +40,8 @@ def save(module, path) -> None:
 
     The metadata (format, version, class, parameter names, shapes and dtypes) is JSON stored as a
     uint8 array, so the file holds only plain numeric arrays and `load` never needs pickle. The
-    file is written next to its destination and renamed into place, so it is never half written.
+    file is written next to its destination and renamed into place, so it is never half written;
+    its mode is 0666 less the umask, as for any file a program opens.
 
     >>> import tempfile
     >>> from nn import Linear
@@ -60,7 +62,8 @@ def save(module, path) -> None:
     state[METADATA_KEY] = np.frombuffer(json.dumps(metadata).encode("utf-8"), dtype=np.uint8)
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
+    # Not mkstemp: its files are 0600, and the weights would stay readable by their owner only.
+    handle, temporary = open_temporary(directory, prefix=".tmp-", suffix=".npz")
     try:
         with os.fdopen(handle, "wb") as file:
             np.savez(file, **state)

@@ -245,3 +245,14 @@ def test_an_archive_with_other_members_is_refused(tmp_path, names, message):
     path = _write_zip(tmp_path / "w.npz", *entries, _entry(f"{METADATA_KEY}.npy", _metadata(LINEAR)))
     with pytest.raises(ValueError, match=rf"w.npz: {message}$"):
         nn.Linear(2, 3).load(path)
+
+
+@pytest.mark.parametrize("umask, expected", [(0o022, 0o644), (0o077, 0o600)])
+def test_saved_weights_honour_the_umask(tmp_path, umask, expected):
+    previous = os.umask(umask)
+    try:
+        nn.Linear(2, 3, rng=0).save(tmp_path / "w.npz")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "w.npz").stat().st_mode) == expected
+    assert [p.name for p in tmp_path.iterdir()] == ["w.npz"]
