@@ -102,6 +102,8 @@ def load(module, path):
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile as exc:
         raise ValueError(f"{who} is a damaged .npz archive ({exc})") from None
+    except NotImplementedError as exc:  # a member claiming a newer zip version than zipfile reads
+        raise ValueError(f"{who} is a zip archive this reader does not support ({exc})") from None
     with archive:
         entries = _entries(archive, who)
         headers = {key: _read_header(archive, info, f"{who}: entry {key!r}") for key, info in entries.items()}
@@ -235,7 +237,9 @@ def _metadata_cap(module, params: dict) -> int:
     )
 
 
-def _read_metadata(archive, info: zipfile.ZipInfo, header: _Header, cap: int, count: int, who: str) -> dict:
+def _read_metadata(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, header: _Header, cap: int, count: int, who: str
+) -> dict:
     """The metadata entry, read only if it is no longer than ``cap`` bytes, decoded and checked."""
     if header.dtype != np.uint8 or len(header.shape) != 1:
         raise ValueError(f"{who}: the metadata entry must be a 1-d uint8 array, got {header.dtype} {header.shape}")

@@ -186,6 +186,36 @@ def test_a_text_file_is_refused_as_text_not_as_pickled_data(tmp_path):
         nn.Linear(2, 3).load(path)
 
 
+@pytest.mark.parametrize("content, what", [
+    (_npy(np.zeros(3)), r"it holds a single .npy array, not an .npz archive"),
+    (b"\x00\x01\x02\xff" * 8, r"it is not a zip archive \(it starts with b'\\x00\\x01\\x02\\xff"),
+])
+def test_other_files_are_refused_saying_what_they_look_like(tmp_path, content, what):
+    path = tmp_path / "w.npz"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=rf"w.npz is not a graphgrad .npz weights file: {what}"):
+        nn.Linear(2, 3).load(path)
+
+
+def test_an_archive_claiming_a_newer_zip_version_is_a_value_error(tmp_path):
+    path = tmp_path / "w.npz"
+    nn.Linear(2, 3, rng=0).save(path)
+    data = bytearray(path.read_bytes())
+    central = data.index(b"PK\x01\x02")
+    data[central + 6:central + 8] = struct.pack("<H", 99)  # "version needed to extract": 9.9
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"w.npz is a zip archive this reader does not support \(zip file version 9.9\)"):
+        nn.Linear(2, 3).load(path)
+
+
+def test_an_entry_whose_dtype_disagrees_with_the_metadata_is_refused(tmp_path):
+    path = _write_zip(tmp_path / "w.npz", _entry("weight.npy", _npy(np.ones((2, 3), np.float32))), BIAS,
+                      _entry(f"{METADATA_KEY}.npy", _metadata(LINEAR)))
+    with pytest.raises(ValueError, match=r"w.npz: the file disagrees with its metadata: "
+                                         r"weight is '<f4' but the metadata says '<f8'$"):
+        nn.Linear(2, 3).load(path)
+
+
 def test_deeply_nested_metadata_is_a_value_error_not_a_recursion_error(tmp_path):
     # 1300 levels fit under Linear's metadata cap and exceed Python 3.11's recursion limit (1000); where the
     # JSON decoder allows more levels, the same file is refused for its missing brackets.
