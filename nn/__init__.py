@@ -8,7 +8,7 @@
 ['Affine1', 'Affine2', 'Relu1', 'SoftmaxWithLoss']
 """
 
-from . import compat, data, datasets, init, optim
+from . import compat, data, datasets, init, optim, serialization
 from .layers import Affine, Linear, ReLU, Sequential, Sigmoid, Tanh
 from .losses import SoftmaxWithLoss
 from .models import MLP, ParameterArrays, TwoLayerNet
@@ -17,4 +17,5 @@ from .module import Module, Parameter
 __all__ = [
     "Module", "Parameter", "Linear", "Affine", "ReLU", "Sigmoid", "Tanh", "Sequential", "SoftmaxWithLoss",
     "MLP", "TwoLayerNet", "ParameterArrays", "init", "compat", "optim", "data", "datasets",
+    "serialization",
 ]

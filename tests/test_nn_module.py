@@ -11,7 +11,8 @@ import pytest
 
 import autograd
 import nn
-from nn.module import METADATA_KEY, Module, Parameter
+from nn.module import Module, Parameter
+from nn.serialization import METADATA_KEY
 
 
 class Block(Module):
@@ -150,6 +151,12 @@ def test_load_state_dict_refuses_non_numeric_entries():
     layer = nn.Linear(1, 1, rng=0)
     with pytest.raises(TypeError, match="entry 'weight' has dtype <U1"):
         layer.load_state_dict({"weight": np.array([["a"]]), "bias": np.zeros(1)})
+
+
+def test_load_state_dict_of_none_is_a_type_error_saying_what_it_expects():
+    with pytest.raises(TypeError, match=r"Linear.load_state_dict: expected a mapping from parameter name "
+                                        r"to array, got NoneType"):
+        nn.Linear(2, 3).load_state_dict(None)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
