@@ -93,9 +93,12 @@ def apply(op, *inputs, **params) -> Tensor:
         for t in tensors:
             if t.requires_grad:
                 # The arrays the VJPs will read stay read-only until backward has run (autograd.inplace).
+                # Scalar graphs only look: NumPy scalars are immutable (a list and a call cost ~10% of a scalar op).
                 frozen = None
-                if op.reads:
-                    frozen = freeze([arrays[i] for i in op.reads])
+                for i in op.reads:
+                    if type(arrays[i]) is _ndarray:
+                        frozen = freeze([arrays[i] for i in op.reads])
+                        break
                 if op.reads_out and type(result) is _ndarray:
                     held = freeze((result,))
                     if held:
