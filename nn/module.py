@@ -264,11 +264,7 @@ class Module:
         arrays = self._checked_state(state, f"{type(self).__name__}.load_state_dict")
         params = dict(self.named_parameters())
         for name, array in arrays.items():
-            param = params[name]
-            if param.data.flags.writeable:
-                np.copyto(param.data, array, casting="unsafe")
-            else:
-                param.data = np.array(array, dtype=param.dtype)
+            params[name].assign(array)
 
     def _checked_state(self, state, who: str) -> dict:
         """The arrays of ``state`` by parameter name, once all of them fit; `load_state_dict`'s checks.
