@@ -1,7 +1,9 @@
 """Tests of `viz.draw_graph`: DOT structure, the seed's values and gradients in labels, clusters, determinism, limits."""
 
+import gc
 import re
 import time
+import weakref
 
 import numpy as np
 import pytest
@@ -317,3 +319,27 @@ def test_names_shared_by_several_tensors_are_qualified_by_module_then_numbered()
     names = collect_graph([out.sum(), twin]).names
     assert "Affine1.W" in names and "Affine2.W" in names and "W" not in names
     assert names.count("c") == 1 and "c#2" in names
+
+
+def test_draw_graph_leaves_no_reference_cycle_so_the_graph_is_freed_with_the_collector_off():
+    gc.collect()
+    gc.disable()
+    try:
+        loss = small_network()
+        watched = [weakref.ref(loss), weakref.ref(loss.node)]
+        watched += [weakref.ref(node.inputs[0]) for node in collect_graph(loss).nodes]
+        # Control: dropped undrawn, the graph is freed by reference counting alone.
+        del loss
+        assert all(ref() is None for ref in watched), "autograd itself leaves a cycle; viz cannot be judged"
+        loss = small_network()
+        loss.backward()
+        watched = [weakref.ref(loss), weakref.ref(loss.node)]
+        watched += [weakref.ref(node.inputs[0]) for node in collect_graph(loss).nodes]
+        digraph = draw_graph(loss)
+        assert draw_graph(loss, collapse_modules=True).source
+        del loss
+        assert [ref() is None for ref in watched] == [True] * len(watched)  # the Digraph holds text only
+        del digraph
+        assert gc.collect() == 0
+    finally:
+        gc.enable()

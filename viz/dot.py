@@ -340,26 +340,33 @@ def _emit_cluster_tree(digraph: graphviz.Digraph, plan: _Plan, painter: _Painter
     cluster_names = {path: f"cluster_{k}" for k, path in enumerate(sorted(
         {prefix for paths in children.values() for prefix in paths}))}
 
-    def emit(graph, path):
+    # Innermost clusters first, so each is complete when its parent copies it in. A loop, not a recursive
+    # closure: that closure referred to itself, a cycle that kept every drawn Tensor alive until gc ran.
+    built: dict[tuple, graphviz.Digraph] = {}
+    for path in sorted(cluster_names, key=len, reverse=True) + [()]:
+        graph = digraph if path == () else graphviz.Digraph(name=cluster_names[path])
+        if path:
+            graph.attr(label=f"<<B>{labels.escape_html(path[-1])}</B>>", style="rounded,dashed",
+                       color="#6aa84f", fontcolor="#38761d", fontname=FONT, labeljust="l")
         for child in children.get(path, []):
-            with graph.subgraph(name=cluster_names[child]) as cluster:
-                cluster.attr(label=f"<<B>{labels.escape_html(child[-1])}</B>>", style="rounded,dashed",
-                             color="#6aa84f", fontcolor="#38761d", fontname=FONT, labeljust="l")
-                emit(cluster, child)
+            graph.subgraph(built.pop(child))
         for kind, key in members.get(path, []):
-            if kind == "op":
-                label, attributes = painter.op_node(key)
-                graph.node(plan.op_id(key), label, **attributes)
-            elif kind == "value":
-                label, attributes = painter.value_node(key)
-                graph.node(plan.value_id(key), label, **attributes)
-            elif kind == "module":
-                label, attributes = painter.module_node(key)
-                graph.node(plan.module_id[key], label, **attributes)
-            else:
-                graph.node(f"freed{key}", "<<I>output freed</I>>", shape="box", style="dashed")
+            _emit_member(graph, plan, painter, kind, key)
+        built[path] = graph
 
-    emit(digraph, ())
+
+def _emit_member(graph: graphviz.Digraph, plan: _Plan, painter: _Painter, kind: str, key) -> None:
+    if kind == "op":
+        label, attributes = painter.op_node(key)
+        graph.node(plan.op_id(key), label, **attributes)
+    elif kind == "value":
+        label, attributes = painter.value_node(key)
+        graph.node(plan.value_id(key), label, **attributes)
+    elif kind == "module":
+        label, attributes = painter.module_node(key)
+        graph.node(plan.module_id[key], label, **attributes)
+    else:
+        graph.node(f"freed{key}", "<<I>output freed</I>>", shape="box", style="dashed")
 
 
 def _draw_summary(digraph, view: GraphView, plan: _Plan, max_nodes: int, gradient_of) -> None:
