@@ -12,7 +12,8 @@ import demos.apple
 import demos.apple_orange
 from autograd import Tensor, module_scope, softmax_cross_entropy
 from viz import draw_graph
-from viz.dot import ALERT_COLOR, ALERT_FILL, GRAD_COLOR, collect_graph
+from viz.dot import ALERT_COLOR, ALERT_FILL, GRAD_COLOR, MAX_MODULE_DEPTH, collect_graph
+from viz.labels import MAX_NAME_LENGTH, MAX_TITLE_LENGTH
 
 NODE_STATEMENT = re.compile(r"^\t*(\w+) \[label=(<.*>)(?: [^\n]*)?\]$", re.MULTILINE)
 EDGE_STATEMENT = re.compile(r"^\t*(\w+) -> (\w+)(?: \[.*\])?$", re.MULTILINE)
@@ -288,6 +289,28 @@ def test_hostile_names_stay_inside_their_labels():
     for name in HOSTILE_NAMES:
         assert name.replace("\n", "\\n") in {text.rsplit(" ()", 1)[0] for text in visible} | visible
     assert "Mod&quot;ule&lt;|&gt;" in source
+
+
+
+@pytest.mark.parametrize("collapse_modules", [False, True])
+def test_twenty_thousand_character_title_module_and_name_are_cut_with_an_ellipsis(collapse_modules):
+    x = Tensor(2.0, name="n" * 20_000)
+    with module_scope("M" * 20_000):
+        y = x * 3.0
+    source = draw_graph(y, title="T" * 20_000, collapse_modules=collapse_modules).source
+    assert len(source) < 5_000
+    assert f"label=<<B>{'T' * (MAX_TITLE_LENGTH - 1)}…</B>>" in source
+    assert f"<B>{'M' * (MAX_NAME_LENGTH - 1)}…</B>" in source
+    assert f"{'n' * (MAX_NAME_LENGTH - 1)}…" in source
+
+
+def test_module_path_deeper_than_max_module_depth_is_joined_into_its_last_cluster():
+    x = Tensor(2.0, name="x")
+    with module_scope(".".join(f"m{k}" for k in range(10_000))):
+        y = x * 3.0
+    source = draw_graph(y).source
+    assert source.count("subgraph cluster_") == MAX_MODULE_DEPTH
+    assert f"<<B>m{MAX_MODULE_DEPTH - 1}.m{MAX_MODULE_DEPTH}.m" in source
 
 
 def test_bad_options_raise_value_errors_naming_them():

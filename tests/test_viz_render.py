@@ -11,8 +11,10 @@ import pytest
 
 import demos.apple
 import demos.apple_orange
-from autograd import Tensor, backward_steps
+from autograd import Tensor, backward_steps, module_scope
 from viz import DotNotFoundError, animate_backward, draw_graph, render
+from viz.dot import MAX_MODULE_DEPTH
+from viz.labels import MAX_NAME_LENGTH, MAX_TITLE_LENGTH
 
 SVG_NAMESPACE = "{http://www.w3.org/2000/svg}"
 
@@ -110,6 +112,39 @@ def test_hostile_names_survive_a_real_dot_run_and_are_shown_literally(dot_progra
     for name in names:
         assert name.replace("\n", "\\n") in header_texts
     assert len(root.findall(f".//{SVG_NAMESPACE}g[@class='node']")) == len(names) + 2 * (len(names) - 1)
+
+
+
+@pytest.mark.parametrize("collapse_modules", [False, True])
+def test_twenty_thousand_character_title_name_and_module_are_cut_and_render(dot_program, tmp_path, collapse_modules):
+    x = Tensor(2.0, name="n" * 20_000)
+    with module_scope("M" * 20_000):
+        y = x * 3.0
+    written = render(y, tmp_path / "long.svg", title="T" * 20_000, collapse_modules=collapse_modules)
+    texts = svg_texts(ElementTree.parse(written).getroot())
+    assert "T" * (MAX_TITLE_LENGTH - 1) + "…" in texts
+    assert "M" * (MAX_NAME_LENGTH - 1) + "…" in texts
+    assert any(text.startswith("n" * (MAX_NAME_LENGTH - 1) + "…") for text in texts)
+
+
+def test_overlong_text_that_escaping_lengthens_is_cut_before_escaping_and_shown_literally(dot_program, tmp_path):
+    x = Tensor(2.0, name="<&>" * 7_000)
+    with module_scope('"' * 20_000):
+        y = x * 3.0
+    title = "\x00&" * 10_000
+    texts = svg_texts(ElementTree.parse(render(y, tmp_path / "escaped.svg", title=title)).getroot())
+    assert ("\\x00&" * 10_000)[:MAX_TITLE_LENGTH - 1] + "…" in texts  # NUL shown as its escape, & as itself
+    assert '"' * (MAX_NAME_LENGTH - 1) + "…" in texts
+    assert any(text.startswith(("<&>" * 20)[:MAX_NAME_LENGTH - 1] + "…") for text in texts)
+
+
+def test_module_name_of_ten_thousand_dotted_parts_is_nested_at_most_max_module_depth(dot_program, tmp_path):
+    x = Tensor(2.0, name="x")
+    with module_scope(".".join(["m"] * 10_000)):
+        y = x * 3.0
+    root = ElementTree.parse(render(y, tmp_path / "deep.svg")).getroot()
+    assert len(root.findall(f".//{SVG_NAMESPACE}g[@class='cluster']")) == MAX_MODULE_DEPTH
+    assert ("m." * MAX_NAME_LENGTH)[:MAX_NAME_LENGTH - 1] + "…" in svg_texts(root)
 
 
 def animation_frames(page: str) -> list:

@@ -12,6 +12,9 @@ from viz import labels
 from viz.graph_view import GraphView, collect_graph
 
 DEFAULT_MAX_NODES = 500
+# Module paths nest at most this deep; the rest of a path is joined into its last cluster's name. `dot` runs out
+# of parser stack near 5,000 nested clusters, and each level copies its children's lines.
+MAX_MODULE_DEPTH = 10
 
 FONT = "Helvetica"
 GRAD_COLOR = "#1f5fbf"
@@ -39,6 +42,10 @@ def draw_graph(root, *, show_data: bool = True, show_grad: bool = True, rankdir:
     per module, or one box per module with ``collapse_modules=True``. Node ids follow the graph's order, so the
     same computation always gives the same DOT source. In Jupyter the returned Digraph displays inline; write
     files with `viz.render`.
+
+    Overlong text is cut with an ellipsis, so `dot` accepts any figure: names, module names and op symbols at
+    `viz.labels.MAX_NAME_LENGTH` (40) characters, the title at `viz.labels.MAX_TITLE_LENGTH` (500), and module
+    paths at `MAX_MODULE_DEPTH` (10) nested clusters.
 
     Args:
         root: a Tensor or a list of Tensors; the graph is everything reachable backwards from them.
@@ -104,7 +111,7 @@ def draw_view(view: GraphView, *, show_data: bool, show_grad: bool, rankdir: str
 def _new_digraph(rankdir: str, title: str | None) -> graphviz.Digraph:
     graph_attr = {"rankdir": rankdir, "fontname": FONT, "nodesep": "0.3", "ranksep": "0.4"}
     if title is not None:
-        graph_attr.update(label=f"<<B>{labels.escape_html(title)}</B>>", labelloc="t")
+        graph_attr.update(label=f"<<B>{_escaped(title, labels.MAX_TITLE_LENGTH)}</B>>", labelloc="t")
     return graphviz.Digraph(
         "graphgrad",
         graph_attr=graph_attr,
@@ -195,7 +202,18 @@ class _Plan:
 
 def _module_path(node) -> tuple:
     module = getattr(node, "module", None)
-    return tuple(str(module).split(".")) if module else ()
+    if not module:
+        return ()
+    return tuple(str(module).split(".", MAX_MODULE_DEPTH - 1))
+
+
+def _op_symbol(node) -> str:
+    return labels.shorten(getattr(node.op, "symbol", None) or node.op.name, labels.MAX_NAME_LENGTH)
+
+
+def _escaped(text, limit: int) -> str:
+    """Text for an HTML-like label: cut to ``limit`` characters first, then escaped (so no entity is split)."""
+    return labels.escape_html(labels.shorten(text, limit))
 
 
 class _Painter:
@@ -243,11 +261,11 @@ class _Painter:
 
     def op_node(self, node_index: int) -> tuple[str, dict]:
         node = self.view.nodes[node_index]
-        symbol = str(getattr(node.op, "symbol", None) or node.op.name)
+        symbol = _op_symbol(node)
         params = labels.format_params(node.params)
         label = labels.escape_html(symbol)
         if params:
-            label += f'<BR/><FONT POINT-SIZE="9">{labels.escape_html(params)}</FONT>'
+            label += f'<BR/><FONT POINT-SIZE="9">{_escaped(params, labels.MAX_TITLE_LENGTH)}</FONT>'
         short = len(symbol) <= 2 and not params
         attributes = {"shape": "circle" if short else "ellipse", "style": "filled", "fillcolor": OP_FILL,
                       "color": OP_BORDER, "margin": "0.04" if short else "0.08,0.04"}
@@ -259,11 +277,11 @@ class _Painter:
 
     def module_node(self, path: tuple) -> tuple[str, dict]:
         plan = self.plan
-        op_symbols = Counter(str(getattr(node.op, "symbol", None) or node.op.name)
-                             for node, node_path in zip(self.view.nodes, plan.node_module) if node_path == path)
+        op_symbols = Counter(_op_symbol(node) for node, node_path in zip(self.view.nodes, plan.node_module)
+                             if node_path == path)
         ops_text = ", ".join(symbol if count == 1 else f"{symbol} ×{count}" for symbol, count in op_symbols.items())
-        rows = [f"<B>{labels.escape_html(path[-1])}</B>",
-                f'<FONT POINT-SIZE="9">ops: {labels.escape_html(ops_text)}</FONT>']
+        rows = [f"<B>{_escaped(path[-1], labels.MAX_NAME_LENGTH)}</B>",
+                f'<FONT POINT-SIZE="9">ops: {_escaped(ops_text, labels.MAX_TITLE_LENGTH)}</FONT>']
         alert = False
         for value_index in sorted(plan.hidden_values):
             tensor = self.view.values[value_index]
@@ -276,7 +294,7 @@ class _Painter:
                 line = f"{self.view.names[value_index]} {labels.format_shape(tensor.shape)}"
                 if grad is not None:
                     line += f"  grad ‖·‖ {labels.format_number(labels.summarize_array(grad).norm or 0.0)}"
-                rows.append(f'<FONT POINT-SIZE="9">{labels.escape_html(line)}</FONT>')
+                rows.append(f'<FONT POINT-SIZE="9">{_escaped(line, labels.MAX_TITLE_LENGTH)}</FONT>')
         attributes = {"shape": "box3d", "style": "filled", "fillcolor": MODULE_FILL, "color": "#38761d"}
         if alert:
             attributes.update(fillcolor=ALERT_FILL, color=ALERT_COLOR, penwidth="2.5")
@@ -346,7 +364,7 @@ def _emit_cluster_tree(digraph: graphviz.Digraph, plan: _Plan, painter: _Painter
     for path in sorted(cluster_names, key=len, reverse=True) + [()]:
         graph = digraph if path == () else graphviz.Digraph(name=cluster_names[path])
         if path:
-            graph.attr(label=f"<<B>{labels.escape_html(path[-1])}</B>>", style="rounded,dashed",
+            graph.attr(label=f"<<B>{_escaped(path[-1], labels.MAX_NAME_LENGTH)}</B>>", style="rounded,dashed",
                        color="#6aa84f", fontcolor="#38761d", fontname=FONT, labeljust="l")
         for child in children.get(path, []):
             graph.subgraph(built.pop(child))
@@ -371,7 +389,8 @@ def _emit_member(graph: graphviz.Digraph, plan: _Plan, painter: _Painter, kind: 
 
 def _draw_summary(digraph, view: GraphView, plan: _Plan, max_nodes: int, gradient_of) -> None:
     """Replace an over-large drawing by one node: counts, the most frequent ops and the roots' values."""
-    op_counts = Counter(f"{getattr(node.op, 'symbol', node.op.name)} ({node.op.name})" for node in view.nodes)
+    op_counts = Counter(labels.shorten(f"{getattr(node.op, 'symbol', node.op.name)} ({node.op.name})",
+                                       labels.MAX_TITLE_LENGTH) for node in view.nodes)
     rows = [f"<B>Graph too large to draw: {len(view.nodes):,} ops and {len(view.values):,} values</B>",
             f"{plan.drawn_count:,} nodes would be drawn; max_nodes={max_nodes:,}",
             "Draw a smaller sub-graph or pass a larger max_nodes"
