@@ -319,6 +319,11 @@ def test_bad_options_raise_value_errors_naming_them():
         draw_graph(price, rankdir="XY")
     with pytest.raises(ValueError, match="max_nodes must be a positive integer, got 0"):
         draw_graph(price, max_nodes=0)
+    with pytest.raises(ValueError, match=r"^draw_graph: max_nodes must be a positive integer, got 7\.0$"):
+        draw_graph(price, max_nodes=7.0)
+    for value in (True, "7", None):
+        with pytest.raises(TypeError, match=rf"^draw_graph: max_nodes must be a positive integer, got {value!r} of"):
+            draw_graph(price, max_nodes=value)
 
 
 def test_rankdir_and_title_reach_the_graph_attributes():

@@ -14,6 +14,7 @@ import demos.apple_orange
 from autograd import Tensor, backward_steps, module_scope
 from viz import DotNotFoundError, animate_backward, draw_graph, render
 from viz.dot import MAX_MODULE_DEPTH
+from viz.render import MAX_DPI
 from viz.labels import MAX_NAME_LENGTH, MAX_TITLE_LENGTH
 
 SVG_NAMESPACE = "{http://www.w3.org/2000/svg}"
@@ -70,6 +71,39 @@ def test_render_rejects_unknown_suffix_naming_it(tmp_path):
         render(apple_price(), tmp_path / "apple.jpeg")
     with pytest.raises(ValueError, match=r"drawing options \['rankdir'\] cannot apply to a ready Digraph"):
         render(draw_graph(apple_price()), tmp_path / "apple.dot", rankdir="TB")
+
+
+@pytest.mark.parametrize("dpi, shown", [(-5, "-5"), (0, "0"), (0.0, "0.0"), (float("nan"), "nan"),
+                                        (float("inf"), "inf"), (2401, "2401"), (1e300, "1e+300")])
+def test_render_refuses_a_dpi_that_is_not_a_positive_finite_number_naming_it(tmp_path, dpi, shown):
+    expected = rf"render: dpi must be a positive finite number at most {MAX_DPI}, got {re.escape(shown)}$"
+    for suffix in (".png", ".svg", ".dot"):  # checked before anything is drawn or written
+        with pytest.raises(ValueError, match=expected):
+            render(apple_price(), tmp_path / f"apple{suffix}", dpi=dpi)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("dpi", ["96", True, [96]])
+def test_render_refuses_a_dpi_that_is_not_a_number_naming_its_type(tmp_path, dpi):
+    with pytest.raises(TypeError, match=rf"render: dpi must be a positive finite number .*, got {re.escape(repr(dpi))} "
+                                        rf"of type {type(dpi).__name__}$"):
+        render(apple_price(), tmp_path / "apple.png", dpi=dpi)
+
+
+def test_render_accepts_a_fractional_or_numpy_dpi(dot_program, tmp_path):
+    price = apple_price()
+    widths = [struct.unpack(">I", render(price, tmp_path / f"apple{k}.png", dpi=dpi).read_bytes()[16:20])[0]
+              for k, dpi in enumerate((48, 48.5, np.float32(96.0)))]
+    assert widths[0] < widths[1] < widths[2]
+
+
+def test_animation_refuses_max_frames_and_max_nodes_that_are_not_positive_integers(tmp_path):
+    for option, value, error in (("max_frames", 0, ValueError), ("max_frames", -1, ValueError),
+                                 ("max_frames", 2.5, ValueError), ("max_frames", None, TypeError),
+                                 ("max_nodes", 0, ValueError), ("max_nodes", True, TypeError)):
+        with pytest.raises(error, match=rf"^animate_backward: {option} must be a positive integer, got {value!r}"):
+            animate_backward(apple_price(), tmp_path / "apple.html", **{option: value})
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_render_svg_is_xml_carrying_the_seed_numbers(dot_program, tmp_path):

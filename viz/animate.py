@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from autograd.graph import backward_steps
-from viz import labels
+from viz import _checks, labels
 from viz.dot import DEFAULT_MAX_NODES, draw_view
 from viz.graph_view import GraphView, collect_graph
 from viz.render import pipe
@@ -160,7 +160,9 @@ def animate_backward(root, path, *, grad=None, show_data: bool = True, rankdir: 
         The path written.
 
     Raises:
-        ValueError: unknown suffix, or more than ``max_frames`` frames.
+        ValueError: unknown suffix, more than ``max_frames`` frames, or a ``max_frames`` or ``max_nodes`` that is
+            not an integer of at least 1.
+        TypeError: a ``max_frames`` or ``max_nodes`` that is not a number.
         DotNotFoundError: the Graphviz `dot` program is not installed.
 
     >>> import tempfile, shutil
@@ -174,6 +176,8 @@ def animate_backward(root, path, *, grad=None, show_data: bool = True, rankdir: 
     ...         print(2, "frames")
     2 frames
     """
+    _checks.positive_integer("animate_backward", "max_frames", max_frames)
+    _checks.positive_integer("animate_backward", "max_nodes", max_nodes)
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".html", ".htm", ".gif"):

@@ -8,7 +8,7 @@ from typing import Callable
 import graphviz
 import numpy as np
 
-from viz import labels
+from viz import _checks, labels
 from viz.graph_view import GraphView, collect_graph
 
 DEFAULT_MAX_NODES = 500
@@ -57,7 +57,8 @@ def draw_graph(root, *, show_data: bool = True, show_grad: bool = True, rankdir:
         title: optional caption drawn above the graph.
 
     Raises:
-        ValueError: for an unknown ``rankdir`` or a ``max_nodes`` below 1.
+        ValueError: for an unknown ``rankdir`` or a ``max_nodes`` that is not an integer of at least 1.
+        TypeError: for a ``max_nodes`` that is not a number.
 
     >>> from autograd import Tensor
     >>> apple, apple_num = Tensor(100.0, name="apple"), Tensor(2.0, name="apple_num")
@@ -94,8 +95,7 @@ def draw_view(view: GraphView, *, show_data: bool, show_grad: bool, rankdir: str
     """
     if rankdir not in ("LR", "RL", "TB", "BT"):
         raise ValueError(f"draw_graph: rankdir must be one of 'LR', 'RL', 'TB', 'BT', got {rankdir!r}")
-    if not isinstance(max_nodes, (int, np.integer)) or max_nodes < 1:
-        raise ValueError(f"draw_graph: max_nodes must be a positive integer, got {max_nodes!r}")
+    _checks.positive_integer("draw_graph", "max_nodes", max_nodes)
     plan = _Plan(view, collapse_modules)
     digraph = _new_digraph(rankdir, title)
     if plan.drawn_count > max_nodes:
