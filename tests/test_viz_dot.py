@@ -291,7 +291,6 @@ def test_hostile_names_stay_inside_their_labels():
     assert "Mod&quot;ule&lt;|&gt;" in source
 
 
-
 @pytest.mark.parametrize("collapse_modules", [False, True])
 def test_twenty_thousand_character_title_module_and_name_are_cut_with_an_ellipsis(collapse_modules):
     x = Tensor(2.0, name="n" * 20_000)
@@ -313,7 +312,7 @@ def test_module_path_deeper_than_max_module_depth_is_joined_into_its_last_cluste
     assert f"<<B>m{MAX_MODULE_DEPTH - 1}.m{MAX_MODULE_DEPTH}.m" in source
 
 
-def test_bad_options_raise_value_errors_naming_them():
+def test_bad_options_raise_value_or_type_errors_naming_them():
     price = apple_bill()
     with pytest.raises(ValueError, match="rankdir must be one of .* got 'XY'"):
         draw_graph(price, rankdir="XY")

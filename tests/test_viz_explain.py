@@ -6,9 +6,9 @@ import numpy as np
 
 import demos.apple
 import demos.apple_orange
-from autograd import Tensor
 import viz
 import viz.animate
+from autograd import Tensor
 from viz import draw_graph, explain
 
 

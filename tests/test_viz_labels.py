@@ -39,7 +39,6 @@ def test_display_name_generates_names_and_neutralises_control_characters_and_len
     assert len(long_name) == MAX_NAME_LENGTH and long_name.endswith("…")
 
 
-
 def test_shorten_cuts_with_an_ellipsis_after_showing_control_characters_and_before_escaping():
     assert shorten("x" * 20_000, 10) == "x" * 9 + "…"
     assert shorten("abc", 3) == "abc" and shorten("", 3) == ""

@@ -14,8 +14,8 @@ import demos.apple_orange
 from autograd import Tensor, backward_steps, module_scope
 from viz import DotNotFoundError, animate_backward, draw_graph, render
 from viz.dot import MAX_MODULE_DEPTH
-from viz.render import MAX_DPI
 from viz.labels import MAX_NAME_LENGTH, MAX_TITLE_LENGTH
+from viz.render import MAX_DPI
 
 SVG_NAMESPACE = "{http://www.w3.org/2000/svg}"
 
@@ -146,7 +146,6 @@ def test_hostile_names_survive_a_real_dot_run_and_are_shown_literally(dot_progra
     for name in names:
         assert name.replace("\n", "\\n") in header_texts
     assert len(root.findall(f".//{SVG_NAMESPACE}g[@class='node']")) == len(names) + 2 * (len(names) - 1)
-
 
 
 @pytest.mark.parametrize("collapse_modules", [False, True])
