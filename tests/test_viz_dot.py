@@ -249,6 +249,14 @@ def test_fifty_thousand_op_chain_returns_a_summary_quickly():
     assert "50,000 ops" in source and "× (mul): 50,000" in source
 
 
+def test_summary_of_twenty_thousand_roots_lists_only_the_first_few():
+    roots = [Tensor(float(k), name=f"r{k}") * 2.0 for k in range(20_000)]
+    source = draw_graph(roots).source
+    assert len(source) < 5_000
+    assert source.count("<B>root ") == 8 and "<B>root t2</B> (): 0" in source
+    assert "… and 19,992 more roots" in source
+
+
 def test_nan_or_inf_in_value_or_gradient_is_drawn_red():
     clean = Tensor(np.array([1.0, 2.0]), name="clean")
     poisoned = Tensor(np.array([1.0, np.nan]), name="poisoned")

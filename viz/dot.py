@@ -15,6 +15,8 @@ DEFAULT_MAX_NODES = 500
 # Module paths nest at most this deep; the rest of a path is joined into its last cluster's name. `dot` runs out
 # of parser stack near 5,000 nested clusters, and each level copies its children's lines.
 MAX_MODULE_DEPTH = 10
+# The summary drawn instead of an over-large graph lists at most this many kinds of op and roots, so it stays small.
+SUMMARY_ROWS = 8
 
 FONT = "Helvetica"
 GRAD_COLOR = "#1f5fbf"
@@ -396,11 +398,11 @@ def _draw_summary(digraph, view: GraphView, plan: _Plan, max_nodes: int, gradien
             "Draw a smaller sub-graph or pass a larger max_nodes"
             + (", or collapse_modules=True." if plan.modules and not plan.collapse else ".")]
     rows.append(None)
-    for op_text, count in op_counts.most_common(8):
+    for op_text, count in op_counts.most_common(SUMMARY_ROWS):
         rows.append(labels.escape_html(f"{op_text}: {count:,}"))
-    if len(op_counts) > 8:
-        rows.append(f"… and {len(op_counts) - 8} more kinds of op")
-    for tensor in view.roots:
+    if len(op_counts) > SUMMARY_ROWS:
+        rows.append(f"… and {len(op_counts) - SUMMARY_ROWS} more kinds of op")
+    for tensor in view.roots[:SUMMARY_ROWS]:
         rows.append(None)
         text, _ = _array_lines(tensor.data)
         rows.append(f"<B>root {labels.escape_html(view.name_of(tensor))}</B> "
@@ -409,4 +411,6 @@ def _draw_summary(digraph, view: GraphView, plan: _Plan, max_nodes: int, gradien
         if grad is not None:
             grad_text, _ = _array_lines(grad)
             rows.append(f'<FONT COLOR="{GRAD_COLOR}">grad {grad_text}</FONT>')
+    if len(view.roots) > SUMMARY_ROWS:
+        rows.extend([None, f"… and {len(view.roots) - SUMMARY_ROWS:,} more roots"])
     digraph.node("summary", _html_table(rows), shape="note", style="filled", fillcolor="#fff2cc")
