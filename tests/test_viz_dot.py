@@ -1,7 +1,9 @@
 """Tests of `viz.draw_graph`: DOT structure, the seed's values and gradients in labels, clusters, determinism, limits."""
 
+import gc
 import re
 import time
+import weakref
 
 import numpy as np
 import pytest
@@ -10,7 +12,8 @@ import demos.apple
 import demos.apple_orange
 from autograd import Tensor, module_scope, softmax_cross_entropy
 from viz import draw_graph
-from viz.dot import ALERT_COLOR, ALERT_FILL, GRAD_COLOR, collect_graph
+from viz.dot import ALERT_COLOR, ALERT_FILL, GRAD_COLOR, MAX_MODULE_DEPTH, collect_graph
+from viz.labels import MAX_NAME_LENGTH, MAX_TITLE_LENGTH
 
 NODE_STATEMENT = re.compile(r"^\t*(\w+) \[label=(<.*>)(?: [^\n]*)?\]$", re.MULTILINE)
 EDGE_STATEMENT = re.compile(r"^\t*(\w+) -> (\w+)(?: \[.*\])?$", re.MULTILINE)
@@ -246,6 +249,14 @@ def test_fifty_thousand_op_chain_returns_a_summary_quickly():
     assert "50,000 ops" in source and "× (mul): 50,000" in source
 
 
+def test_summary_of_twenty_thousand_roots_lists_only_the_first_few():
+    roots = [Tensor(float(k), name=f"r{k}") * 2.0 for k in range(20_000)]
+    source = draw_graph(roots).source
+    assert len(source) < 5_000
+    assert source.count("<B>root ") == 8 and "<B>root t2</B> (): 0" in source
+    assert "… and 19,992 more roots" in source
+
+
 def test_nan_or_inf_in_value_or_gradient_is_drawn_red():
     clean = Tensor(np.array([1.0, 2.0]), name="clean")
     poisoned = Tensor(np.array([1.0, np.nan]), name="poisoned")
@@ -288,12 +299,38 @@ def test_hostile_names_stay_inside_their_labels():
     assert "Mod&quot;ule&lt;|&gt;" in source
 
 
-def test_bad_options_raise_value_errors_naming_them():
+@pytest.mark.parametrize("collapse_modules", [False, True])
+def test_twenty_thousand_character_title_module_and_name_are_cut_with_an_ellipsis(collapse_modules):
+    x = Tensor(2.0, name="n" * 20_000)
+    with module_scope("M" * 20_000):
+        y = x * 3.0
+    source = draw_graph(y, title="T" * 20_000, collapse_modules=collapse_modules).source
+    assert len(source) < 5_000
+    assert f"label=<<B>{'T' * (MAX_TITLE_LENGTH - 1)}…</B>>" in source
+    assert f"<B>{'M' * (MAX_NAME_LENGTH - 1)}…</B>" in source
+    assert f"{'n' * (MAX_NAME_LENGTH - 1)}…" in source
+
+
+def test_module_path_deeper_than_max_module_depth_is_joined_into_its_last_cluster():
+    x = Tensor(2.0, name="x")
+    with module_scope(".".join(f"m{k}" for k in range(10_000))):
+        y = x * 3.0
+    source = draw_graph(y).source
+    assert source.count("subgraph cluster_") == MAX_MODULE_DEPTH
+    assert f"<<B>m{MAX_MODULE_DEPTH - 1}.m{MAX_MODULE_DEPTH}.m" in source
+
+
+def test_bad_options_raise_value_or_type_errors_naming_them():
     price = apple_bill()
     with pytest.raises(ValueError, match="rankdir must be one of .* got 'XY'"):
         draw_graph(price, rankdir="XY")
     with pytest.raises(ValueError, match="max_nodes must be a positive integer, got 0"):
         draw_graph(price, max_nodes=0)
+    with pytest.raises(ValueError, match=r"^draw_graph: max_nodes must be a positive integer, got 7\.0$"):
+        draw_graph(price, max_nodes=7.0)
+    for value in (True, "7", None):
+        with pytest.raises(TypeError, match=rf"^draw_graph: max_nodes must be a positive integer, got {value!r} of"):
+            draw_graph(price, max_nodes=value)
 
 
 def test_rankdir_and_title_reach_the_graph_attributes():
@@ -317,3 +354,27 @@ def test_names_shared_by_several_tensors_are_qualified_by_module_then_numbered()
     names = collect_graph([out.sum(), twin]).names
     assert "Affine1.W" in names and "Affine2.W" in names and "W" not in names
     assert names.count("c") == 1 and "c#2" in names
+
+
+def test_draw_graph_leaves_no_reference_cycle_so_the_graph_is_freed_with_the_collector_off():
+    gc.collect()
+    gc.disable()
+    try:
+        loss = small_network()
+        watched = [weakref.ref(loss), weakref.ref(loss.node)]
+        watched += [weakref.ref(node.inputs[0]) for node in collect_graph(loss).nodes]
+        # Control: dropped undrawn, the graph is freed by reference counting alone.
+        del loss
+        assert all(ref() is None for ref in watched), "autograd itself leaves a cycle; viz cannot be judged"
+        loss = small_network()
+        loss.backward()
+        watched = [weakref.ref(loss), weakref.ref(loss.node)]
+        watched += [weakref.ref(node.inputs[0]) for node in collect_graph(loss).nodes]
+        digraph = draw_graph(loss)
+        assert draw_graph(loss, collapse_modules=True).source
+        del loss
+        assert [ref() is None for ref in watched] == [True] * len(watched)  # the Digraph holds text only
+        del digraph
+        assert gc.collect() == 0
+    finally:
+        gc.enable()

@@ -1,9 +1,13 @@
 """Tests of `viz.explain`: one line per backward step in run order, and fan-out contributions with their sum."""
 
+import sys
+
 import numpy as np
 
 import demos.apple
 import demos.apple_orange
+import viz
+import viz.animate
 from autograd import Tensor
 from viz import draw_graph, explain
 
@@ -85,3 +89,10 @@ def test_explain_array_gradients_are_summarised_with_shapes():
     text = explain(loss)
     assert "Σ(t2, axis=1)" in text
     assert "W (3, 4) ← min 2  mean 2  max 2  ‖·‖ 6.9282" in text
+
+
+def test_explain_lives_in_its_own_module_and_shares_its_step_lines_with_the_animation():
+    explain_module = sys.modules["viz.explain"]
+    assert viz.explain is explain is explain_module.explain and explain.__module__ == "viz.explain"
+    assert not hasattr(viz.animate, "explain")
+    assert viz.animate.describe_step is explain_module.describe_step  # the captions: one copy, not two

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from viz.labels import (
-    MAX_NAME_LENGTH, display_name, escape_html, format_array, format_number, format_params, summarize_array,
+    MAX_NAME_LENGTH, display_name, escape_html, format_array, format_number, format_params, shorten, summarize_array,
 )
 
 
@@ -37,6 +37,14 @@ def test_display_name_generates_names_and_neutralises_control_characters_and_len
     assert display_name("a\tb\x00", 0) == "a\\tb\\x00"
     long_name = display_name("n" * 100, 0)
     assert len(long_name) == MAX_NAME_LENGTH and long_name.endswith("…")
+
+
+def test_shorten_cuts_with_an_ellipsis_after_showing_control_characters_and_before_escaping():
+    assert shorten("x" * 20_000, 10) == "x" * 9 + "…"
+    assert shorten("abc", 3) == "abc" and shorten("", 3) == ""
+    assert shorten("\x00" * 5, 6) == "\\x00\\…"
+    assert shorten("ab\x00", 3) == "ab…"  # the escape is what no longer fits
+    assert escape_html(shorten("&" * 100, 4)) == "&amp;&amp;&amp;…"
 
 
 def test_escape_html_escapes_markup_and_control_characters():

@@ -11,8 +11,11 @@ import pytest
 
 import demos.apple
 import demos.apple_orange
-from autograd import Tensor, backward_steps
+from autograd import Tensor, backward_steps, module_scope
 from viz import DotNotFoundError, animate_backward, draw_graph, render
+from viz.dot import MAX_MODULE_DEPTH
+from viz.labels import MAX_NAME_LENGTH, MAX_TITLE_LENGTH
+from viz.render import MAX_DPI
 
 SVG_NAMESPACE = "{http://www.w3.org/2000/svg}"
 
@@ -70,6 +73,39 @@ def test_render_rejects_unknown_suffix_naming_it(tmp_path):
         render(draw_graph(apple_price()), tmp_path / "apple.dot", rankdir="TB")
 
 
+@pytest.mark.parametrize("dpi, shown", [(-5, "-5"), (0, "0"), (0.0, "0.0"), (float("nan"), "nan"),
+                                        (float("inf"), "inf"), (2401, "2401"), (1e300, "1e+300")])
+def test_render_refuses_a_dpi_that_is_not_a_positive_finite_number_naming_it(tmp_path, dpi, shown):
+    expected = rf"render: dpi must be a positive finite number at most {MAX_DPI}, got {re.escape(shown)}$"
+    for suffix in (".png", ".svg", ".dot"):  # checked before anything is drawn or written
+        with pytest.raises(ValueError, match=expected):
+            render(apple_price(), tmp_path / f"apple{suffix}", dpi=dpi)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("dpi", ["96", True, [96]])
+def test_render_refuses_a_dpi_that_is_not_a_number_naming_its_type(tmp_path, dpi):
+    with pytest.raises(TypeError, match=rf"render: dpi must be a positive finite number .*, got {re.escape(repr(dpi))} "
+                                        rf"of type {type(dpi).__name__}$"):
+        render(apple_price(), tmp_path / "apple.png", dpi=dpi)
+
+
+def test_render_accepts_a_fractional_or_numpy_dpi(dot_program, tmp_path):
+    price = apple_price()
+    widths = [struct.unpack(">I", render(price, tmp_path / f"apple{k}.png", dpi=dpi).read_bytes()[16:20])[0]
+              for k, dpi in enumerate((48, 48.5, np.float32(96.0)))]
+    assert widths[0] < widths[1] < widths[2]
+
+
+def test_animation_refuses_max_frames_and_max_nodes_that_are_not_positive_integers(tmp_path):
+    for option, value, error in (("max_frames", 0, ValueError), ("max_frames", -1, ValueError),
+                                 ("max_frames", 2.5, ValueError), ("max_frames", None, TypeError),
+                                 ("max_nodes", 0, ValueError), ("max_nodes", True, TypeError)):
+        with pytest.raises(error, match=rf"^animate_backward: {option} must be a positive integer, got {value!r}"):
+            animate_backward(apple_price(), tmp_path / "apple.html", **{option: value})
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_render_svg_is_xml_carrying_the_seed_numbers(dot_program, tmp_path):
     price = apple_price()
     price.backward()
@@ -110,6 +146,38 @@ def test_hostile_names_survive_a_real_dot_run_and_are_shown_literally(dot_progra
     for name in names:
         assert name.replace("\n", "\\n") in header_texts
     assert len(root.findall(f".//{SVG_NAMESPACE}g[@class='node']")) == len(names) + 2 * (len(names) - 1)
+
+
+@pytest.mark.parametrize("collapse_modules", [False, True])
+def test_twenty_thousand_character_title_name_and_module_are_cut_and_render(dot_program, tmp_path, collapse_modules):
+    x = Tensor(2.0, name="n" * 20_000)
+    with module_scope("M" * 20_000):
+        y = x * 3.0
+    written = render(y, tmp_path / "long.svg", title="T" * 20_000, collapse_modules=collapse_modules)
+    texts = svg_texts(ElementTree.parse(written).getroot())
+    assert "T" * (MAX_TITLE_LENGTH - 1) + "…" in texts
+    assert "M" * (MAX_NAME_LENGTH - 1) + "…" in texts
+    assert any(text.startswith("n" * (MAX_NAME_LENGTH - 1) + "…") for text in texts)
+
+
+def test_overlong_text_that_escaping_lengthens_is_cut_before_escaping_and_shown_literally(dot_program, tmp_path):
+    x = Tensor(2.0, name="<&>" * 7_000)
+    with module_scope('"' * 20_000):
+        y = x * 3.0
+    title = "\x00&" * 10_000
+    texts = svg_texts(ElementTree.parse(render(y, tmp_path / "escaped.svg", title=title)).getroot())
+    assert ("\\x00&" * 10_000)[:MAX_TITLE_LENGTH - 1] + "…" in texts  # NUL shown as its escape, & as itself
+    assert '"' * (MAX_NAME_LENGTH - 1) + "…" in texts
+    assert any(text.startswith(("<&>" * 20)[:MAX_NAME_LENGTH - 1] + "…") for text in texts)
+
+
+def test_module_name_of_ten_thousand_dotted_parts_is_nested_at_most_max_module_depth(dot_program, tmp_path):
+    x = Tensor(2.0, name="x")
+    with module_scope(".".join(["m"] * 10_000)):
+        y = x * 3.0
+    root = ElementTree.parse(render(y, tmp_path / "deep.svg")).getroot()
+    assert len(root.findall(f".//{SVG_NAMESPACE}g[@class='cluster']")) == MAX_MODULE_DEPTH
+    assert ("m." * MAX_NAME_LENGTH)[:MAX_NAME_LENGTH - 1] + "…" in svg_texts(root)
 
 
 def animation_frames(page: str) -> list:

@@ -2,6 +2,8 @@
 
 from viz.dot import draw_graph
 from viz.render import DotNotFoundError, render
-from viz.animate import animate_backward, explain
+from viz.animate import animate_backward
+# The function, not the module: after this line `viz.explain` is `explain`; the module is sys.modules['viz.explain'].
+from viz.explain import explain
 
 __all__ = ["draw_graph", "render", "animate_backward", "explain", "DotNotFoundError"]

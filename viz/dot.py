@@ -8,10 +8,15 @@ from typing import Callable
 import graphviz
 import numpy as np
 
-from viz import labels
+from viz import _checks, labels
 from viz.graph_view import GraphView, collect_graph
 
 DEFAULT_MAX_NODES = 500
+# Module paths nest at most this deep; the rest of a path is joined into its last cluster's name. `dot` runs out
+# of parser stack near 5,000 nested clusters, and each level copies its children's lines.
+MAX_MODULE_DEPTH = 10
+# The summary drawn instead of an over-large graph lists at most this many kinds of op and roots, so it stays small.
+SUMMARY_ROWS = 8
 
 FONT = "Helvetica"
 GRAD_COLOR = "#1f5fbf"
@@ -40,6 +45,10 @@ def draw_graph(root, *, show_data: bool = True, show_grad: bool = True, rankdir:
     same computation always gives the same DOT source. In Jupyter the returned Digraph displays inline; write
     files with `viz.render`.
 
+    Overlong text is cut with an ellipsis, so `dot` accepts any figure: names, module names and op symbols at
+    `viz.labels.MAX_NAME_LENGTH` (40) characters, the title at `viz.labels.MAX_TITLE_LENGTH` (500), and module
+    paths at `MAX_MODULE_DEPTH` (10) nested clusters.
+
     Args:
         root: a Tensor or a list of Tensors; the graph is everything reachable backwards from them.
         show_data: show forward values.
@@ -50,7 +59,8 @@ def draw_graph(root, *, show_data: bool = True, show_grad: bool = True, rankdir:
         title: optional caption drawn above the graph.
 
     Raises:
-        ValueError: for an unknown ``rankdir`` or a ``max_nodes`` below 1.
+        ValueError: for an unknown ``rankdir`` or a ``max_nodes`` that is not an integer of at least 1.
+        TypeError: for a ``max_nodes`` that is not a number.
 
     >>> from autograd import Tensor
     >>> apple, apple_num = Tensor(100.0, name="apple"), Tensor(2.0, name="apple_num")
@@ -87,8 +97,7 @@ def draw_view(view: GraphView, *, show_data: bool, show_grad: bool, rankdir: str
     """
     if rankdir not in ("LR", "RL", "TB", "BT"):
         raise ValueError(f"draw_graph: rankdir must be one of 'LR', 'RL', 'TB', 'BT', got {rankdir!r}")
-    if not isinstance(max_nodes, (int, np.integer)) or max_nodes < 1:
-        raise ValueError(f"draw_graph: max_nodes must be a positive integer, got {max_nodes!r}")
+    _checks.positive_integer("draw_graph", "max_nodes", max_nodes)
     plan = _Plan(view, collapse_modules)
     digraph = _new_digraph(rankdir, title)
     if plan.drawn_count > max_nodes:
@@ -104,7 +113,7 @@ def draw_view(view: GraphView, *, show_data: bool, show_grad: bool, rankdir: str
 def _new_digraph(rankdir: str, title: str | None) -> graphviz.Digraph:
     graph_attr = {"rankdir": rankdir, "fontname": FONT, "nodesep": "0.3", "ranksep": "0.4"}
     if title is not None:
-        graph_attr.update(label=f"<<B>{labels.escape_html(title)}</B>>", labelloc="t")
+        graph_attr.update(label=f"<<B>{_escaped(title, labels.MAX_TITLE_LENGTH)}</B>>", labelloc="t")
     return graphviz.Digraph(
         "graphgrad",
         graph_attr=graph_attr,
@@ -195,7 +204,18 @@ class _Plan:
 
 def _module_path(node) -> tuple:
     module = getattr(node, "module", None)
-    return tuple(str(module).split(".")) if module else ()
+    if not module:
+        return ()
+    return tuple(str(module).split(".", MAX_MODULE_DEPTH - 1))
+
+
+def _op_symbol(node) -> str:
+    return labels.shorten(getattr(node.op, "symbol", None) or node.op.name, labels.MAX_NAME_LENGTH)
+
+
+def _escaped(text, limit: int) -> str:
+    """Text for an HTML-like label: cut to ``limit`` characters first, then escaped (so no entity is split)."""
+    return labels.escape_html(labels.shorten(text, limit))
 
 
 class _Painter:
@@ -243,11 +263,11 @@ class _Painter:
 
     def op_node(self, node_index: int) -> tuple[str, dict]:
         node = self.view.nodes[node_index]
-        symbol = str(getattr(node.op, "symbol", None) or node.op.name)
+        symbol = _op_symbol(node)
         params = labels.format_params(node.params)
         label = labels.escape_html(symbol)
         if params:
-            label += f'<BR/><FONT POINT-SIZE="9">{labels.escape_html(params)}</FONT>'
+            label += f'<BR/><FONT POINT-SIZE="9">{_escaped(params, labels.MAX_TITLE_LENGTH)}</FONT>'
         short = len(symbol) <= 2 and not params
         attributes = {"shape": "circle" if short else "ellipse", "style": "filled", "fillcolor": OP_FILL,
                       "color": OP_BORDER, "margin": "0.04" if short else "0.08,0.04"}
@@ -259,11 +279,11 @@ class _Painter:
 
     def module_node(self, path: tuple) -> tuple[str, dict]:
         plan = self.plan
-        op_symbols = Counter(str(getattr(node.op, "symbol", None) or node.op.name)
-                             for node, node_path in zip(self.view.nodes, plan.node_module) if node_path == path)
+        op_symbols = Counter(_op_symbol(node) for node, node_path in zip(self.view.nodes, plan.node_module)
+                             if node_path == path)
         ops_text = ", ".join(symbol if count == 1 else f"{symbol} ×{count}" for symbol, count in op_symbols.items())
-        rows = [f"<B>{labels.escape_html(path[-1])}</B>",
-                f'<FONT POINT-SIZE="9">ops: {labels.escape_html(ops_text)}</FONT>']
+        rows = [f"<B>{_escaped(path[-1], labels.MAX_NAME_LENGTH)}</B>",
+                f'<FONT POINT-SIZE="9">ops: {_escaped(ops_text, labels.MAX_TITLE_LENGTH)}</FONT>']
         alert = False
         for value_index in sorted(plan.hidden_values):
             tensor = self.view.values[value_index]
@@ -276,7 +296,7 @@ class _Painter:
                 line = f"{self.view.names[value_index]} {labels.format_shape(tensor.shape)}"
                 if grad is not None:
                     line += f"  grad ‖·‖ {labels.format_number(labels.summarize_array(grad).norm or 0.0)}"
-                rows.append(f'<FONT POINT-SIZE="9">{labels.escape_html(line)}</FONT>')
+                rows.append(f'<FONT POINT-SIZE="9">{_escaped(line, labels.MAX_TITLE_LENGTH)}</FONT>')
         attributes = {"shape": "box3d", "style": "filled", "fillcolor": MODULE_FILL, "color": "#38761d"}
         if alert:
             attributes.update(fillcolor=ALERT_FILL, color=ALERT_COLOR, penwidth="2.5")
@@ -340,41 +360,49 @@ def _emit_cluster_tree(digraph: graphviz.Digraph, plan: _Plan, painter: _Painter
     cluster_names = {path: f"cluster_{k}" for k, path in enumerate(sorted(
         {prefix for paths in children.values() for prefix in paths}))}
 
-    def emit(graph, path):
+    # Innermost clusters first, so each is complete when its parent copies it in. A loop, not a recursive
+    # closure: that closure referred to itself, a cycle that kept every drawn Tensor alive until gc ran.
+    built: dict[tuple, graphviz.Digraph] = {}
+    for path in sorted(cluster_names, key=len, reverse=True) + [()]:
+        graph = digraph if path == () else graphviz.Digraph(name=cluster_names[path])
+        if path:
+            graph.attr(label=f"<<B>{_escaped(path[-1], labels.MAX_NAME_LENGTH)}</B>>", style="rounded,dashed",
+                       color="#6aa84f", fontcolor="#38761d", fontname=FONT, labeljust="l")
         for child in children.get(path, []):
-            with graph.subgraph(name=cluster_names[child]) as cluster:
-                cluster.attr(label=f"<<B>{labels.escape_html(child[-1])}</B>>", style="rounded,dashed",
-                             color="#6aa84f", fontcolor="#38761d", fontname=FONT, labeljust="l")
-                emit(cluster, child)
+            graph.subgraph(built.pop(child))
         for kind, key in members.get(path, []):
-            if kind == "op":
-                label, attributes = painter.op_node(key)
-                graph.node(plan.op_id(key), label, **attributes)
-            elif kind == "value":
-                label, attributes = painter.value_node(key)
-                graph.node(plan.value_id(key), label, **attributes)
-            elif kind == "module":
-                label, attributes = painter.module_node(key)
-                graph.node(plan.module_id[key], label, **attributes)
-            else:
-                graph.node(f"freed{key}", "<<I>output freed</I>>", shape="box", style="dashed")
+            _emit_member(graph, plan, painter, kind, key)
+        built[path] = graph
 
-    emit(digraph, ())
+
+def _emit_member(graph: graphviz.Digraph, plan: _Plan, painter: _Painter, kind: str, key) -> None:
+    if kind == "op":
+        label, attributes = painter.op_node(key)
+        graph.node(plan.op_id(key), label, **attributes)
+    elif kind == "value":
+        label, attributes = painter.value_node(key)
+        graph.node(plan.value_id(key), label, **attributes)
+    elif kind == "module":
+        label, attributes = painter.module_node(key)
+        graph.node(plan.module_id[key], label, **attributes)
+    else:
+        graph.node(f"freed{key}", "<<I>output freed</I>>", shape="box", style="dashed")
 
 
 def _draw_summary(digraph, view: GraphView, plan: _Plan, max_nodes: int, gradient_of) -> None:
     """Replace an over-large drawing by one node: counts, the most frequent ops and the roots' values."""
-    op_counts = Counter(f"{getattr(node.op, 'symbol', node.op.name)} ({node.op.name})" for node in view.nodes)
+    op_counts = Counter(labels.shorten(f"{getattr(node.op, 'symbol', node.op.name)} ({node.op.name})",
+                                       labels.MAX_TITLE_LENGTH) for node in view.nodes)
     rows = [f"<B>Graph too large to draw: {len(view.nodes):,} ops and {len(view.values):,} values</B>",
             f"{plan.drawn_count:,} nodes would be drawn; max_nodes={max_nodes:,}",
             "Draw a smaller sub-graph or pass a larger max_nodes"
             + (", or collapse_modules=True." if plan.modules and not plan.collapse else ".")]
     rows.append(None)
-    for op_text, count in op_counts.most_common(8):
+    for op_text, count in op_counts.most_common(SUMMARY_ROWS):
         rows.append(labels.escape_html(f"{op_text}: {count:,}"))
-    if len(op_counts) > 8:
-        rows.append(f"… and {len(op_counts) - 8} more kinds of op")
-    for tensor in view.roots:
+    if len(op_counts) > SUMMARY_ROWS:
+        rows.append(f"… and {len(op_counts) - SUMMARY_ROWS} more kinds of op")
+    for tensor in view.roots[:SUMMARY_ROWS]:
         rows.append(None)
         text, _ = _array_lines(tensor.data)
         rows.append(f"<B>root {labels.escape_html(view.name_of(tensor))}</B> "
@@ -383,4 +411,6 @@ def _draw_summary(digraph, view: GraphView, plan: _Plan, max_nodes: int, gradien
         if grad is not None:
             grad_text, _ = _array_lines(grad)
             rows.append(f'<FONT COLOR="{GRAD_COLOR}">grad {grad_text}</FONT>')
+    if len(view.roots) > SUMMARY_ROWS:
+        rows.extend([None, f"… and {len(view.roots) - SUMMARY_ROWS:,} more roots"])
     digraph.node("summary", _html_table(rows), shape="note", style="filled", fillcolor="#fff2cc")

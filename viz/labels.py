@@ -9,8 +9,10 @@ import numpy as np
 
 # Arrays with at most this many entries are shown in full; larger ones by their statistics.
 MAX_LISTED_ENTRIES = 6
-# Names longer than this are cut with an ellipsis so one hostile name cannot blow up a figure.
-MAX_NAME_LENGTH = 40
+# Text is cut with an ellipsis, so no name or title can blow up a figure or break `dot`, which refuses a label
+# text over 16,384 characters. Escaping lengthens text at most tenfold ("\U000e0001"), so cut text stays far below.
+MAX_NAME_LENGTH = 40  # tensor names, module names (each dotted part), op symbols
+MAX_TITLE_LENGTH = 500  # the caption above a figure (an animation frame's step line), op parameters
 SIGNIFICANT_DIGITS = 6
 
 
@@ -176,10 +178,29 @@ def display_name(name, index: int) -> str:
     """
     if name is None or str(name) == "":
         return f"t{index}"
-    text = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in str(name))
-    if len(text) > MAX_NAME_LENGTH:
-        text = text[: MAX_NAME_LENGTH - 1] + "…"
-    return text
+    return shorten(name, MAX_NAME_LENGTH)
+
+
+def shorten(text, limit: int) -> str:
+    """Show control characters as escapes, then cut to at most ``limit`` characters, the last an ellipsis.
+
+    Cut before `escape_html`, never after, so an entity such as ``&amp;`` is never split.
+
+    >>> shorten("backpropagation", 8), shorten("relu", 8), shorten("a\\tb", 8)
+    ('backpro…', 'relu', 'a\\\\tb')
+    """
+    text = str(text)
+    # Escapes only lengthen text, so the first ``limit`` characters decide the result, however long the rest.
+    head = _printable(text[:limit])
+    if len(text) > limit or len(head) > limit:
+        return head[: limit - 1] + "…"
+    return head
+
+
+def _printable(text: str) -> str:
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
 
 
 def escape_html(text) -> str:
@@ -191,9 +212,7 @@ def escape_html(text) -> str:
     >>> escape_html('a<b> & "c" {d|e}')
     'a&lt;b&gt; &amp; &quot;c&quot; {d|e}'
     """
-    text = str(text)
-    if not text.isprintable():
-        text = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+    text = _printable(str(text))
     return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             .replace('"', "&quot;").replace("'", "&#39;"))
 
@@ -218,5 +237,4 @@ def _format_param(value) -> str:
         return f"array{format_shape(value.shape)}" if value.size > MAX_LISTED_ENTRIES else format_entries(value)
     if isinstance(value, (float, np.floating)):
         return format_number(value)
-    text = repr(value)
-    return text if len(text) <= MAX_NAME_LENGTH else text[: MAX_NAME_LENGTH - 1] + "…"
+    return shorten(repr(value), MAX_NAME_LENGTH)

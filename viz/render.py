@@ -7,9 +7,13 @@ from pathlib import Path
 
 import graphviz
 
+from viz import _checks
 from viz.dot import draw_graph
 
 FORMAT_BY_SUFFIX = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot"}
+# Above this, dot scales the bitmap back down anyway ("too large for cairo-renderer bitmaps"), and a dpi such as
+# 1e300 made it write an empty file.
+MAX_DPI = 2400
 
 INSTALL_HINT = (
     "Install Graphviz so that `dot` is on PATH: on Debian/Ubuntu `sudo apt-get install graphviz`, "
@@ -57,7 +61,7 @@ def pipe(digraph: graphviz.Digraph, output_format: str) -> bytes:
         raise RuntimeError(f"dot -T{output_format} failed with exit status {error.returncode}: {stderr}") from error
 
 
-def render(root, path, *, dpi: int | None = None, **options) -> Path:
+def render(root, path, *, dpi: float | None = None, **options) -> Path:
     """Draw the graph behind ``root`` and write it to ``path``; the suffix picks the format.
 
     ``.dot`` writes the DOT source and needs no Graphviz program; ``.svg``, ``.png`` and ``.pdf`` run `dot`.
@@ -66,7 +70,7 @@ def render(root, path, *, dpi: int | None = None, **options) -> Path:
         root: a Tensor, a list of Tensors (drawn with `viz.draw_graph` and ``options``) or a ready
             `graphviz.Digraph`.
         path: the file to write, ending in .svg, .png, .pdf or .dot. Its folder must exist.
-        dpi: resolution of a .png (Graphviz's default is 96).
+        dpi: resolution of a .png, a finite number above 0 and at most `MAX_DPI` (Graphviz's default is 96).
         **options: keyword options of `viz.draw_graph` (show_data, show_grad, rankdir, max_nodes,
             collapse_modules, title).
 
@@ -74,7 +78,8 @@ def render(root, path, *, dpi: int | None = None, **options) -> Path:
         The path written, as a `pathlib.Path`.
 
     Raises:
-        ValueError: unknown suffix, or options given with a ready Digraph.
+        ValueError: unknown suffix, options given with a ready Digraph, or a dpi out of range.
+        TypeError: a dpi that is not a number.
         DotNotFoundError: a format other than .dot was asked for and `dot` is not installed.
 
     >>> import tempfile
@@ -84,6 +89,8 @@ def render(root, path, *, dpi: int | None = None, **options) -> Path:
     ...     "digraph graphgrad" in written.read_text()
     True
     """
+    if dpi is not None:
+        dpi = _checks.positive_number("render", "dpi", dpi, maximum=MAX_DPI)
     path = Path(path)
     output_format = FORMAT_BY_SUFFIX.get(path.suffix.lower())
     if output_format is None:
@@ -99,6 +106,6 @@ def render(root, path, *, dpi: int | None = None, **options) -> Path:
         path.write_text(digraph.source, encoding="utf-8")
         return path
     if dpi is not None and output_format == "png":
-        digraph.attr(dpi=str(int(dpi)))
+        digraph.attr(dpi=f"{dpi:g}")
     path.write_bytes(pipe(digraph, output_format))
     return path
