@@ -1,0 +1,250 @@
+"""The op test matrix, in the spirit of PyTorch's OpInfo: every op of `autograd.ops.ALL_OPS` (and every
+composition in the spec table) on the rows `OpSpec.samples` builds from ``tests/op_specs.py``.
+
+Each row is checked for (a) its forward against NumPy's own function (shape, dtype, values, NaN positions,
+and the same error where NumPy refuses), in float64 and float32; (b) its VJP against central differences
+in float64 (element by element for small inputs, in random directions for larger ones); (c) its second
+derivative through ``grad(..., create_graph=True)`` against central differences of the first gradient;
+(d) every gradient's shape and dtype, float32 included; and (e) where a NaN or inf input may make a
+gradient non-finite. Steps are relative to the row's magnitude, so tiny and large values are checked too.
+
+Rows of known bugs are xfail(strict=True), chosen in one place: `op_specs.KNOWN_BUGS` and `FOUND_BUGS`.
+"""
+
+import numpy as np
+import pytest
+
+import autograd
+from autograd import Tensor, grad, no_grad, ops
+from op_specs import SPECS, SPECS_BY_NAME, quietly, xfail_reason, NOWHERE, SAME_POSITION
+
+ROWS = [sample for spec in SPECS for sample in spec.samples()]
+ELEMENTWISE_LIMIT = 24  # inputs with at most this many elements in all are checked element by element
+EPS = 1e-6  # central-difference step, relative to the row's magnitude
+RTOL = 1e-5
+
+
+def rows(check, select=lambda sample: True, dtypes=(None,)):
+    """pytest params for the rows ``select`` keeps, each xfail(strict) where a known bug applies."""
+    params = []
+    for sample in ROWS:
+        if not select(sample):
+            continue
+        reason = xfail_reason(sample, check)
+        marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+        for dtype in dtypes:
+            label = f"{sample!r}" + (f"-{np.dtype(dtype).name}" if dtype else "")
+            values = (sample, dtype) if dtype else (sample,)
+            params.append(pytest.param(*values, marks=marks, id=label))
+    return params
+
+
+def call(sample, tensors):
+    return sample.spec.call(*tensors, **sample.params)
+
+
+def leaves(arrays):
+    return [Tensor(a.copy()) for a in arrays]
+
+
+# --- the table covers the op table ---------------------------------------------------------------------
+def test_every_op_in_the_op_table_has_matrix_rows():
+    missing = sorted(op.name for op in ops.ALL_OPS if op.name not in SPECS_BY_NAME or not SPECS_BY_NAME[op.name].matrix)
+    assert not missing, f"ops without matrix rows (OpSpec.matrix) in tests/op_specs.py: {missing}"
+
+
+def test_every_spec_has_matrix_rows_with_0d_or_empty_shapes_and_a_gradient_check():
+    for spec in SPECS:
+        samples = spec.samples()
+        shapes = [s for sample in samples for s in sample.case.shapes]
+        assert any(s == () or 0 in s for s in shapes), spec
+        assert any(sample.differentiable for sample in samples), spec
+        assert any(sample.special for sample in samples), spec
+
+
+# --- (a) forward against NumPy -------------------------------------------------------------------------
+def _tolerances(dtype):
+    return (1e-5, 1e-6) if dtype == np.float32 else (1e-12, 1e-300)
+
+
+@pytest.mark.parametrize("sample, dtype", rows("forward", dtypes=(np.float64, np.float32)))
+def test_forward_equals_numpy_in_shape_dtype_values_and_nan_positions(sample, dtype):
+    arrays = sample.arrays(dtype)
+    if sample.refused is not None:
+        with pytest.raises(sample.refused):
+            quietly(call, sample, leaves(arrays))
+        return
+    out = quietly(call, sample, leaves(arrays))
+    expected = np.asarray(quietly(sample.spec.reference, *arrays, **sample.params))
+    assert isinstance(out, Tensor)
+    assert out.shape == expected.shape
+    assert out.dtype == expected.dtype
+    np.testing.assert_array_equal(np.isnan(out.data), np.isnan(expected))
+    rtol, atol = _tolerances(dtype)
+    finite = np.isfinite(expected)
+    scale = float(np.max(np.abs(expected[finite]), initial=0.0))
+    np.testing.assert_allclose(out.data, expected, rtol=rtol, atol=atol + rtol * 1e-3 * scale)
+
+
+# --- (b) VJPs against central differences --------------------------------------------------------------
+def _directional_difference(f, arrays, directions, step):
+    """(φ(x + step·v) - φ(x - step·v)) / 2step for a scalar function φ of the inputs."""
+    with no_grad():
+        plus = f([a + step * v for a, v in zip(arrays, directions)])
+        minus = f([a - step * v for a, v in zip(arrays, directions)])
+    return (plus - minus) / (2 * step)
+
+
+def _rounding(magnitude, step):
+    """The rounding noise of a central difference of a sum of terms of ``magnitude`` in absolute value."""
+    return 64 * np.finfo(np.float64).eps * magnitude / (2 * step)
+
+
+def _assert_close(analytic, numeric, noise, terms, what):
+    """``analytic`` (a sum of ``terms`` contributions) agrees with ``numeric`` up to noise and rtol."""
+    tolerance = RTOL * (abs(numeric) + terms) + noise
+    assert abs(analytic - numeric) <= tolerance, (
+        f"{what}: backprop {analytic!r} vs central differences {numeric!r} (tolerance {tolerance:.3g})"
+    )
+
+
+def _directions(sample, arrays, rng):
+    """The directions to check: unit vectors for small inputs, three random directions otherwise."""
+    sizes = [a.size for a in arrays]
+    if sum(sizes) <= ELEMENTWISE_LIMIT:
+        for k, a in enumerate(arrays):
+            for i in range(a.size):
+                basis = [np.zeros(b.shape) for b in arrays]
+                basis[k].reshape(-1)[i] = 1.0
+                yield f"input {k}, element {np.unravel_index(i, a.shape)}", basis
+    else:
+        for j in range(3):
+            yield f"random direction {j}", [rng.standard_normal(a.shape) for a in arrays]
+
+
+def _rng(sample):
+    return np.random.default_rng(len(sample.label) + 7 * len(ROWS))
+
+
+def _grads(outputs, inputs, u, **options):
+    results = grad(outputs, inputs, grad_outputs=u, allow_unused=True, **options)
+    return [np.zeros(t.shape) if g is None else g for g in results]
+
+
+@pytest.mark.parametrize("sample", rows("vjp", lambda s: s.differentiable))
+def test_vjp_matches_central_differences_in_float64(sample):
+    arrays = sample.arrays()
+    rng = _rng(sample)
+    inputs = leaves(arrays)
+    out = call(sample, inputs)
+    u = rng.standard_normal(out.shape)
+    grads = [g.data if isinstance(g, Tensor) else g for g in _grads(out, inputs, u)]
+    for t, g in zip(inputs, grads):
+        assert g.shape == t.shape, f"gradient of shape {g.shape} for an input of shape {t.shape}"
+
+    def projected(xs):
+        return float(np.sum(u * call(sample, [Tensor(x) for x in xs]).data))
+
+    step = EPS * sample.scale
+    noise = _rounding(float(np.sum(np.abs(u * out.data))), step)
+    for what, directions in _directions(sample, arrays, rng):
+        numeric = _directional_difference(projected, arrays, directions, step)
+        contributions = [float(np.sum(v * g)) for v, g in zip(directions, grads)]
+        _assert_close(sum(contributions), numeric, noise, float(np.sum(np.abs(contributions))), what)
+
+
+# --- (c) second order through create_graph ---------------------------------------------------------------
+def _second_order_function(sample, out_data, rng):
+    """s(x) = Σ u·(k·out) + ½ c·(k·out)², whose gradient runs every VJP on a g that depends on x.
+
+    ``k`` scales the output to about 1, so neither term swamps the other at any magnitude."""
+    u = rng.standard_normal(out_data.shape)
+    c = rng.standard_normal(out_data.shape)
+    largest = float(np.max(np.abs(out_data), initial=0.0))
+    k = 1.0 / largest if largest > 0 else 1.0
+
+    def s(tensors):
+        scaled = call(sample, tensors) * k
+        return (scaled * u).sum() + (scaled * scaled * (0.5 * c)).sum()
+
+    return s
+
+
+@pytest.mark.parametrize("sample", rows("second_order", lambda s: s.differentiable))
+def test_second_order_through_create_graph_matches_central_differences_of_the_first_gradient(sample):
+    arrays = sample.arrays()
+    rng = _rng(sample)
+    with no_grad():
+        out_data = call(sample, [Tensor(a) for a in arrays]).data
+    s = _second_order_function(sample, out_data, rng)
+    w = [rng.standard_normal(a.shape) for a in arrays]
+
+    def first_gradient_along_w(xs):
+        inputs = [Tensor(x) for x in xs]
+        with autograd.enable_grad():
+            firsts = _grads(s(inputs), inputs, None)
+        return float(sum(np.sum(wi * (f.data if isinstance(f, Tensor) else f)) for wi, f in zip(w, firsts)))
+
+    inputs = leaves(arrays)
+    firsts = _grads(s(inputs), inputs, None, create_graph=True)
+    for t, f in zip(inputs, firsts):
+        assert f.shape == t.shape
+    along_w = sum((f * wi).sum() for f, wi in zip(firsts, w) if isinstance(f, Tensor) and f.requires_grad)
+    if isinstance(along_w, Tensor):
+        seconds = [g.data if isinstance(g, Tensor) else g for g in _grads(along_w, inputs, None)]
+    else:  # the first gradient does not depend on the inputs: the op is linear and s is too
+        seconds = [np.zeros(a.shape) for a in arrays]
+    for t, g in zip(inputs, seconds):
+        assert g.shape == t.shape
+    step = EPS * sample.scale
+    # s is about 1 in size and x about `scale`: the first gradient's rounding is about eps / scale per
+    # entry, whatever cancels inside the op (a saturated softmax loses its tiny entries to 1 - out).
+    noise = _rounding(4.0 * sum(float(np.sum(np.abs(wi))) for wi in w) / sample.scale, step)
+    for j in range(2):
+        directions = [rng.standard_normal(a.shape) for a in arrays]
+        numeric = _directional_difference(first_gradient_along_w, arrays, directions, step)
+        contributions = [float(np.sum(v * g)) for v, g in zip(directions, seconds)]
+        _assert_close(sum(contributions), numeric, noise, float(np.sum(np.abs(contributions))),
+                      f"random direction {j}")
+
+
+# --- (d) gradients have their Tensor's shape and dtype ---------------------------------------------------
+@pytest.mark.parametrize("sample, dtype", rows("grad_shape_dtype", lambda s: s.refused is None,
+                                               dtypes=(np.float64, np.float32)))
+def test_every_gradient_has_its_tensors_shape_and_dtype(sample, dtype):
+    arrays = sample.arrays(dtype)
+    inputs = leaves(arrays)
+    with np.errstate(all="ignore"):
+        out = call(sample, inputs)
+        u = np.ones(out.shape, dtype=out.dtype)
+        out.backward(u)
+        firsts = grad(out, inputs, grad_outputs=u, create_graph=True, allow_unused=True)
+    for t, first in zip(inputs, firsts):
+        assert t.grad is not None
+        assert (t.grad.shape, t.grad.dtype) == (t.shape, t.dtype)
+        assert (first.shape, first.dtype) == (t.shape, t.dtype)
+    assert (out.grad.shape, out.grad.dtype) == (out.shape, out.dtype)
+
+
+# --- (e) NaN and inf stay where they belong ------------------------------------------------------------------
+def _sum_to(mask, shape):
+    return ops.sum_to(mask.astype(np.float64), shape) > 0
+
+
+@pytest.mark.parametrize("sample", rows("nonfinite", lambda s: s.special and s.refused is None
+                                        and s.spec.nonfinite_grads is not None))
+def test_non_finite_inputs_make_non_finite_gradients_only_where_the_op_reads_them(sample):
+    arrays = sample.arrays()
+    inputs = leaves(arrays)
+    with np.errstate(all="ignore"):
+        out = call(sample, inputs)
+        u = np.random.default_rng(3).uniform(0.5, 1.5, out.shape)
+        grads = _grads(out, inputs, u)
+    bad_anywhere = np.zeros(out.shape, dtype=bool)
+    if sample.spec.nonfinite_grads == SAME_POSITION:
+        for a in arrays:
+            bad_anywhere = bad_anywhere | np.broadcast_to(~np.isfinite(a), out.shape)
+    for k, (a, g) in enumerate(zip(arrays, grads)):
+        allowed = _sum_to(bad_anywhere, a.shape) if sample.spec.nonfinite_grads == SAME_POSITION else False
+        unexpected = ~np.isfinite(g.data) & ~allowed
+        assert not unexpected.any(), f"input {k}: non-finite gradient at {np.argwhere(unexpected)[:3].tolist()}"
