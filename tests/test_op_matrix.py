@@ -248,3 +248,81 @@ def test_non_finite_inputs_make_non_finite_gradients_only_where_the_op_reads_the
         allowed = _sum_to(bad_anywhere, a.shape) if sample.spec.nonfinite_grads == SAME_POSITION else False
         unexpected = ~np.isfinite(g.data) & ~allowed
         assert not unexpected.any(), f"input {k}: non-finite gradient at {np.argwhere(unexpected)[:3].tolist()}"
+
+
+# --- issue 8's reproducers, as they were reported ---------------------------------------------------------
+def known_bug(reason):
+    return pytest.mark.xfail(strict=True, reason=f"issue 8: {reason}, fixed on main")
+
+
+@known_bug("transpose with negative axes gives a wrong gradient")
+def test_transpose_with_axes_minus_1_0_gets_the_transposed_gradient():
+    x = Tensor(np.zeros((3, 3)))
+    w = np.arange(9.0).reshape(3, 3)
+    (autograd.transpose(x, (-1, 0)) * w).sum().backward()
+    np.testing.assert_array_equal(x.grad, w.T)
+
+
+@known_bug("transpose with negative axes gives a grad of the wrong shape that the engine accepts")
+def test_transpose_with_negative_axes_gets_a_gradient_of_the_inputs_shape():
+    x = Tensor(np.zeros((3, 4, 5, 6)))
+    autograd.transpose(x, (-2, -1, 1, 0)).sum().backward()
+    assert x.grad.shape == (3, 4, 5, 6)
+
+
+@known_bug("softmax_cross_entropy with soft targets whose rows don't sum to 1: forward and backward disagree")
+@pytest.mark.parametrize("create_graph", [False, True], ids=["plain", "create_graph"])
+def test_softmax_cross_entropy_gradient_is_the_general_rule_for_unnormalised_targets(create_graph):
+    logits = np.array([[1.0, 2.0, 0.5], [0.0, -1.0, 3.0]])
+    t = np.array([[0.2, 0.3, 0.0], [1.0, 0.5, 0.5]])  # rows sum to 0.5 and 2
+    x = Tensor(logits)
+    g = grad(autograd.softmax_cross_entropy(x, t), x, create_graph=create_graph)
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    expected = (probs * t.sum(axis=1, keepdims=True) - t) / 2
+    np.testing.assert_allclose(g.data, expected, rtol=1e-12)
+
+
+@known_bug("a Tensor used as an index is read as integer positions (bool) or truncated (float)")
+@pytest.mark.parametrize("index", [
+    Tensor(np.array([True, False, True, False])), Tensor([1.7]), Tensor([1.0, 2.0]),
+    (slice(None), Tensor([0.0])),
+], ids=["bool Tensor", "float Tensor", "integral float Tensor", "Tensor inside a tuple"])
+def test_getitem_refuses_a_tensor_index_with_type_error(index):
+    x = Tensor(np.array([[10.0, 20.0, 30.0, 40.0]] * 4))
+    with pytest.raises(TypeError, match="getitem"):
+        x[index]
+
+
+@known_bug("max of an input holding NaN gives NaN gradients everywhere")
+@pytest.mark.parametrize("axis", [None, 0, 1, -1])
+def test_max_gives_the_whole_gradient_to_the_nan_and_warns_nothing(axis):
+    data = np.array([[3.0, np.nan, 1.0], [2.0, 5.0, np.nan]])
+    x = Tensor(data)
+    with np.errstate(all="raise"):
+        out = autograd.max(x, axis=axis)
+        out.backward(np.ones(out.shape))
+    assert np.isnan(out.data).all() if axis in (1, -1) else np.isnan(out.data).any()
+    # Each reduced slice's gradient goes to its NaN; column 0 holds none, so its maximum 3 gets it.
+    expected = np.zeros_like(data)
+    if axis is None:
+        expected[0, 1] = 1.0
+    elif axis == 0:
+        expected[[0, 0, 1], [0, 1, 2]] = 1.0
+    else:
+        expected[[0, 1], [1, 2]] = 1.0
+    np.testing.assert_array_equal(x.grad, expected)
+
+
+@known_bug("grad(x * x, [x, x]) raises 'input 0 is not used'")
+def test_grad_with_an_input_listed_twice_returns_its_gradient_twice():
+    x = Tensor([1.0, -2.0])
+    gx, gx_again = grad((x * x).sum(), [x, x])
+    np.testing.assert_array_equal(gx.data, [2.0, -4.0])
+    np.testing.assert_array_equal(gx_again.data, [2.0, -4.0])
+
+
+@known_bug("grad(x * c, c) with a constant c says 'not used' instead of 'does not require grad'")
+def test_grad_with_respect_to_a_constant_says_it_does_not_require_grad():
+    x, c = Tensor([1.0, 2.0]), Tensor([3.0, 4.0], requires_grad=False)
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        grad((x * c).sum(), c)
