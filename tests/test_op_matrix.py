@@ -11,17 +11,22 @@ gradient non-finite. Steps are relative to the row's magnitude, so tiny and larg
 Rows of known bugs are xfail(strict=True), chosen in one place: `op_specs.KNOWN_BUGS` and `FOUND_BUGS`.
 """
 
+import os
+
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings, strategies as st
 
 import autograd
 from autograd import Tensor, grad, no_grad, ops
-from op_specs import SPECS, SPECS_BY_NAME, quietly, xfail_reason, NOWHERE, SAME_POSITION
+from autograd.testing import float_dtypes
+from op_specs import CHECKS, SPECS, SPECS_BY_NAME, SAME_POSITION, Sample, quietly, xfail_reason
 
 ROWS = [sample for spec in SPECS for sample in spec.samples()]
 ELEMENTWISE_LIMIT = 24  # inputs with at most this many elements in all are checked element by element
 EPS = 1e-6  # central-difference step, relative to the row's magnitude
 RTOL = 1e-5
+HYPOTHESIS_ROWS = int(os.environ.get("GRAPHGRAD_MATRIX_EXAMPLES", 20))  # per op; raise it for a longer hunt
 
 
 def rows(check, select=lambda sample: True, dtypes=(None,)):
@@ -69,6 +74,10 @@ def _tolerances(dtype):
 
 @pytest.mark.parametrize("sample, dtype", rows("forward", dtypes=(np.float64, np.float32)))
 def test_forward_equals_numpy_in_shape_dtype_values_and_nan_positions(sample, dtype):
+    check_forward(sample, dtype)
+
+
+def check_forward(sample, dtype):
     arrays = sample.arrays(dtype)
     if sample.refused is not None:
         with pytest.raises(sample.refused):
@@ -123,7 +132,7 @@ def _directions(sample, arrays, rng):
 
 
 def _rng(sample):
-    return np.random.default_rng(len(sample.label) + 7 * len(ROWS))
+    return np.random.default_rng([len(sample.label), sample.seed])
 
 
 def _grads(outputs, inputs, u, **options):
@@ -133,6 +142,10 @@ def _grads(outputs, inputs, u, **options):
 
 @pytest.mark.parametrize("sample", rows("vjp", lambda s: s.differentiable))
 def test_vjp_matches_central_differences_in_float64(sample):
+    check_vjp(sample)
+
+
+def check_vjp(sample):
     arrays = sample.arrays()
     rng = _rng(sample)
     inputs = leaves(arrays)
@@ -146,7 +159,10 @@ def test_vjp_matches_central_differences_in_float64(sample):
         return float(np.sum(u * call(sample, [Tensor(x) for x in xs]).data))
 
     step = EPS * sample.scale
-    noise = _rounding(float(np.sum(np.abs(u * out.data))), step)
+    magnitude = float(np.sum(np.abs(u * out.data)))
+    if sample.spec.log_sum_exp:
+        magnitude += float(np.sum(np.abs(u))) * max(float(np.max(np.abs(a), initial=0.0)) for a in arrays)
+    noise = _rounding(magnitude, step)
     for what, directions in _directions(sample, arrays, rng):
         numeric = _directional_difference(projected, arrays, directions, step)
         contributions = [float(np.sum(v * g)) for v, g in zip(directions, grads)]
@@ -154,13 +170,15 @@ def test_vjp_matches_central_differences_in_float64(sample):
 
 
 # --- (c) second order through create_graph ---------------------------------------------------------------
-def _second_order_function(sample, out_data, rng):
+def _second_order_function(sample, arrays, out_data, rng):
     """s(x) = Σ u·(k·out) + ½ c·(k·out)², whose gradient runs every VJP on a g that depends on x.
 
     ``k`` scales the output to about 1, so neither term swamps the other at any magnitude."""
     u = rng.standard_normal(out_data.shape)
     c = rng.standard_normal(out_data.shape)
     largest = float(np.max(np.abs(out_data), initial=0.0))
+    if sample.spec.log_sum_exp:  # its values are exact to eps · max|x| only: scale by that, not by out
+        largest = max([largest] + [float(np.max(np.abs(a), initial=0.0)) for a in arrays])
     k = 1.0 / largest if largest > 0 else 1.0
 
     def s(tensors):
@@ -172,11 +190,15 @@ def _second_order_function(sample, out_data, rng):
 
 @pytest.mark.parametrize("sample", rows("second_order", lambda s: s.differentiable))
 def test_second_order_through_create_graph_matches_central_differences_of_the_first_gradient(sample):
+    check_second_order(sample)
+
+
+def check_second_order(sample):
     arrays = sample.arrays()
     rng = _rng(sample)
     with no_grad():
         out_data = call(sample, [Tensor(a) for a in arrays]).data
-    s = _second_order_function(sample, out_data, rng)
+    s = _second_order_function(sample, arrays, out_data, rng)
     w = [rng.standard_normal(a.shape) for a in arrays]
 
     def first_gradient_along_w(xs):
@@ -212,6 +234,10 @@ def test_second_order_through_create_graph_matches_central_differences_of_the_fi
 @pytest.mark.parametrize("sample, dtype", rows("grad_shape_dtype", lambda s: s.refused is None,
                                                dtypes=(np.float64, np.float32)))
 def test_every_gradient_has_its_tensors_shape_and_dtype(sample, dtype):
+    check_grad_shape_dtype(sample, dtype)
+
+
+def check_grad_shape_dtype(sample, dtype):
     arrays = sample.arrays(dtype)
     inputs = leaves(arrays)
     with np.errstate(all="ignore"):
@@ -234,6 +260,10 @@ def _sum_to(mask, shape):
 @pytest.mark.parametrize("sample", rows("nonfinite", lambda s: s.special and s.refused is None
                                         and s.spec.nonfinite_grads is not None))
 def test_non_finite_inputs_make_non_finite_gradients_only_where_the_op_reads_them(sample):
+    check_nonfinite(sample)
+
+
+def check_nonfinite(sample):
     arrays = sample.arrays()
     inputs = leaves(arrays)
     with np.errstate(all="ignore"):
@@ -248,6 +278,32 @@ def test_non_finite_inputs_make_non_finite_gradients_only_where_the_op_reads_the
         allowed = _sum_to(bad_anywhere, a.shape) if sample.spec.nonfinite_grads == SAME_POSITION else False
         unexpected = ~np.isfinite(g.data) & ~allowed
         assert not unexpected.any(), f"input {k}: non-finite gradient at {np.argwhere(unexpected)[:3].tolist()}"
+
+
+# --- (f) the same checks on rows hypothesis draws ------------------------------------------------------------
+def _scales(spec):
+    """1, the spec's tiny and large magnitudes, and their geometric midpoints."""
+    return (1.0,) + tuple(spec.magnitudes) + tuple(float(np.sqrt(m)) for m in spec.magnitudes)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+@settings(max_examples=HYPOTHESIS_ROWS)
+@given(data=st.data())
+def test_rows_drawn_by_hypothesis_pass_every_check_of_the_matrix(spec, data):
+    case = data.draw(spec.cases(4, min_side=0), label="case")
+    sample = Sample(spec, case, scale=data.draw(st.sampled_from(_scales(spec)), label="scale"),
+                    special=data.draw(st.booleans(), label="NaN and inf"), seed=data.draw(st.integers(0, 2**16)))
+    assume(not any(xfail_reason(sample, check) for check in CHECKS))  # rows of known bugs: see KNOWN_BUGS
+    dtype = data.draw(float_dtypes(), label="dtype")
+    check_forward(sample, dtype)
+    if sample.refused is not None:
+        return
+    check_grad_shape_dtype(sample, dtype)
+    if sample.differentiable:
+        check_vjp(sample)
+        check_second_order(sample)
+    if sample.special and spec.nonfinite_grads is not None:
+        check_nonfinite(sample)
 
 
 # --- issue 8's reproducers, as they were reported ---------------------------------------------------------
