@@ -172,13 +172,14 @@ class Sample:
         return ",".join(parts)
 
     def arrays(self, dtype=np.float64) -> list:
-        """The inputs, deterministic for the row (seeded by its label)."""
+        """The inputs, deterministic for the row (seeded by its label), of ``dtype`` (or one per input)."""
         rng = np.random.default_rng([zlib.crc32(self.label.encode()), self.seed])
         domains = self.spec.domains(self.case.params)
         arrays = [example_values(shape, d, rng) * self.scale for shape, d in zip(self.case.shapes, domains)]
         if self.special:
             arrays = [_with_non_finite(a, d) for a, d in zip(arrays, domains)]
-        return [a.astype(dtype) for a in arrays]
+        dtypes = dtype if isinstance(dtype, tuple) else (dtype,) * len(arrays)
+        return [a.astype(d) for a, d in zip(arrays, dtypes)]
 
     def __repr__(self) -> str:
         return f"{self.spec.name}[{self.label}]"

@@ -38,13 +38,25 @@ def rows(check, select=lambda sample: True, dtypes=(None,)):
         reason = xfail_reason(sample, check)
         marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
         for dtype in dtypes:
-            label = f"{sample!r}" + (f"-{np.dtype(dtype).name}" if dtype else "")
+            if dtype is MIXED and sample.spec.arity != 2:
+                continue
+            label = f"{sample!r}" + (f"-{_dtype_label(dtype)}" if dtype else "")
             values = (sample, dtype) if dtype else (sample,)
             params.append(pytest.param(*values, marks=marks, id=label))
     return params
 
 
+MIXED = (np.float32, np.float64)  # one input of each: NumPy promotes, each gradient keeps its input's dtype
+DTYPES = (np.float64, np.float32, MIXED)
+
+
+def _dtype_label(dtype):
+    return "mixed" if dtype is MIXED else np.dtype(dtype).name
+
+
 def call(sample, tensors):
+    if isinstance(sample, Aliased):
+        tensors = [tensors[0], tensors[0]]
     return sample.spec.call(*tensors, **sample.params)
 
 
@@ -69,10 +81,10 @@ def test_every_spec_has_matrix_rows_with_0d_or_empty_shapes_and_a_gradient_check
 
 # --- (a) forward against NumPy -------------------------------------------------------------------------
 def _tolerances(dtype):
-    return (1e-5, 1e-6) if dtype == np.float32 else (1e-12, 1e-300)
+    return (1e-5, 1e-6) if np.float32 in (dtype if isinstance(dtype, tuple) else (dtype,)) else (1e-12, 1e-300)
 
 
-@pytest.mark.parametrize("sample, dtype", rows("forward", dtypes=(np.float64, np.float32)))
+@pytest.mark.parametrize("sample, dtype", rows("forward", dtypes=DTYPES))
 def test_forward_equals_numpy_in_shape_dtype_values_and_nan_positions(sample, dtype):
     check_forward(sample, dtype)
 
@@ -232,7 +244,7 @@ def check_second_order(sample):
 
 # --- (d) gradients have their Tensor's shape and dtype ---------------------------------------------------
 @pytest.mark.parametrize("sample, dtype", rows("grad_shape_dtype", lambda s: s.refused is None,
-                                               dtypes=(np.float64, np.float32)))
+                                               dtypes=DTYPES))
 def test_every_gradient_has_its_tensors_shape_and_dtype(sample, dtype):
     check_grad_shape_dtype(sample, dtype)
 
@@ -250,6 +262,11 @@ def check_grad_shape_dtype(sample, dtype):
         assert (t.grad.shape, t.grad.dtype) == (t.shape, t.dtype)
         assert (first.shape, first.dtype) == (t.shape, t.dtype)
     assert (out.grad.shape, out.grad.dtype) == (out.shape, out.dtype)
+    with np.errstate(all="ignore"):  # and the gradients of the gradients
+        recorded = [f.sum() for f in firsts if f.requires_grad]
+        seconds = grad(recorded, inputs, allow_unused=True) if recorded else ()
+        for t, second in zip(inputs, seconds):
+            assert second is None or (second.shape, second.dtype) == (t.shape, t.dtype)
 
 
 # --- (e) NaN and inf stay where they belong ------------------------------------------------------------------
@@ -280,6 +297,31 @@ def check_nonfinite(sample):
         assert not unexpected.any(), f"input {k}: non-finite gradient at {np.argwhere(unexpected)[:3].tolist()}"
 
 
+# --- one Tensor as both inputs of a binary op ---------------------------------------------------------------
+class Aliased(Sample):
+    """A binary op's row called as ``op(x, x)``: both VJPs add into one gradient."""
+
+    def __init__(self, sample):
+        super().__init__(sample.spec, sample.case, scale=sample.scale)
+
+    def arrays(self, dtype=np.float64) -> list:
+        return super().arrays(dtype)[1:]  # the second input's domain: away from 0 for div's denominator
+
+    @property
+    def label(self) -> str:
+        return super().label + ",aliased"
+
+
+ALIASED = [Aliased(s) for s in ROWS if s.spec.arity == 2 and s.differentiable and len(set(s.case.shapes)) == 1]
+
+
+@pytest.mark.parametrize("sample", ALIASED, ids=repr)
+def test_one_tensor_as_both_inputs_gets_the_sum_of_both_gradients(sample):
+    check_vjp(sample)
+    check_second_order(sample)
+    check_grad_shape_dtype(sample, np.float32)
+
+
 # --- (f) the same checks on rows hypothesis draws ------------------------------------------------------------
 def _scales(spec):
     """1, the spec's tiny and large magnitudes, and their geometric midpoints."""
@@ -294,7 +336,7 @@ def test_rows_drawn_by_hypothesis_pass_every_check_of_the_matrix(spec, data):
     sample = Sample(spec, case, scale=data.draw(st.sampled_from(_scales(spec)), label="scale"),
                     special=data.draw(st.booleans(), label="NaN and inf"), seed=data.draw(st.integers(0, 2**16)))
     assume(not any(xfail_reason(sample, check) for check in CHECKS))  # rows of known bugs: see KNOWN_BUGS
-    dtype = data.draw(float_dtypes(), label="dtype")
+    dtype = data.draw(st.sampled_from(DTYPES) if spec.arity == 2 else float_dtypes(), label="dtype")
     check_forward(sample, dtype)
     if sample.refused is not None:
         return
