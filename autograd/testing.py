@@ -275,13 +275,17 @@ def indices(draw, shape: tuple, *, kinds=("basic", "integer", "repeated", "negat
     >>> @settings(max_examples=30)
     ... @given(st.data())
     ... def test_numpy_accepts(data):
-    ...     shape = data.draw(array_shapes(min_dims=1))
+    ...     shape = data.draw(array_shapes(min_dims=1, min_side=0))
     ...     np.empty(shape)[data.draw(indices(shape))]
     >>> test_numpy_accepts()
     """
-    usable = [k for k in kinds if k == "basic" or (shape and shape[0] > 0) or k in ("boolean", "empty")]
     if not shape:
-        usable = [k for k in usable if k == "basic"] or ["basic"]
+        usable = ["basic"]
+    elif 0 in shape:  # integer arrays need positions to name (hypothesis's integer indices: every side)
+        usable = [k for k in kinds if k in ("basic", "boolean", "empty")
+                  or (k in ("repeated", "negative") and shape[0] > 0)] or ["basic"]
+    else:
+        usable = list(kinds)
     kind = draw(st.sampled_from(usable))
     if kind == "basic":
         return draw(hnp.basic_indices(shape, allow_newaxis=True, allow_ellipsis=True))

@@ -223,13 +223,13 @@ def _with_non_finite(a: np.ndarray, domain: str) -> np.ndarray:
 def _valid_axes(ndim: int, axes_choices) -> list:
     """The choices that are valid, distinct axes (or None) for an ``ndim``-d input."""
     valid = []
-    for axes in axes_choices:
-        if axes is None:
-            valid.append(axes)
+    for choice in axes_choices:
+        if choice is None:
+            valid.append(choice)
             continue
-        as_tuple = (axes,) if isinstance(axes, int) else axes
+        as_tuple = (choice,) if isinstance(choice, int) else choice
         if all(-ndim <= a < ndim for a in as_tuple) and len({a % ndim for a in as_tuple}) == len(as_tuple):
-            valid.append(axes)
+            valid.append(choice)
     return valid
 
 

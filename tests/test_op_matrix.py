@@ -149,7 +149,7 @@ def _rng(sample):
 
 def _grads(outputs, inputs, u, **options):
     results = grad(outputs, inputs, grad_outputs=u, allow_unused=True, **options)
-    return [np.zeros(t.shape) if g is None else g for g in results]
+    return [np.zeros(t.shape, dtype=t.dtype) if g is None else g for t, g in zip(inputs, results)]
 
 
 @pytest.mark.parametrize("sample", rows("vjp", lambda s: s.differentiable))
