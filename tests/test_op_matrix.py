@@ -5,10 +5,16 @@ Each row is checked for (a) its forward against NumPy's own function (shape, dty
 and the same error where NumPy refuses), in float64 and float32; (b) its VJP against central differences
 in float64 (element by element for small inputs, in random directions for larger ones); (c) its second
 derivative through ``grad(..., create_graph=True)`` against central differences of the first gradient;
-(d) every gradient's shape and dtype, float32 included; and (e) where a NaN or inf input may make a
-gradient non-finite. Steps are relative to the row's magnitude, so tiny and large values are checked too.
+(d) every gradient's shape and dtype (first and second order; float64, float32 and mixed pairs); and
+(e) where a NaN or inf input may make a gradient non-finite. Steps are relative to the row's magnitude, so
+tiny and large values are checked too. Binary ops are also called with one Tensor as both inputs, and
+(f) hypothesis draws further rows from `OpSpec.cases` (empty shapes, in-between magnitudes, NaN, dtypes).
 
 Rows of known bugs are xfail(strict=True), chosen in one place: `op_specs.KNOWN_BUGS` and `FOUND_BUGS`.
+Issue 8's reproducers, as reported, close the file.
+
+    .venv/bin/python -m pytest -q tests/test_op_matrix.py                    # about 10 s
+    GRAPHGRAD_MATRIX_EXAMPLES=1500 .venv/bin/python -m pytest -q tests/test_op_matrix.py -k hypothesis
 """
 
 import os
