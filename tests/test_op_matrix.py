@@ -374,6 +374,16 @@ def test_transpose_with_negative_axes_gets_a_gradient_of_the_inputs_shape():
     assert x.grad.shape == (3, 4, 5, 6)
 
 
+@known_bug("the engine accepts a gradient whose shape differs from its Tensor's")
+@pytest.mark.parametrize("create_graph", [False, True], ids=["plain", "create_graph"])
+def test_the_engine_refuses_a_vjp_whose_gradient_has_the_wrong_shape(create_graph):
+    wrong = ops.Op("wrong_transpose", forward=lambda x: x.T.copy(), vjp=lambda g, out, x: g)  # forgets g.T
+    x = Tensor(np.zeros((2, 3)))
+    out = autograd.apply(wrong, x)
+    with pytest.raises((RuntimeError, ValueError), match="wrong_transpose"):
+        grad(out, x, grad_outputs=np.ones((3, 2)), create_graph=create_graph)
+
+
 @known_bug("softmax_cross_entropy with soft targets whose rows don't sum to 1: forward and backward disagree")
 @pytest.mark.parametrize("create_graph", [False, True], ids=["plain", "create_graph"])
 def test_softmax_cross_entropy_gradient_is_the_general_rule_for_unnormalised_targets(create_graph):
