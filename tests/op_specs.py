@@ -634,7 +634,7 @@ def _max_of_nan(sample, check) -> bool:
 
 KNOWN_BUGS = {
     "transpose with negative axes gives a wrong gradient": _transpose_inverse_is_wrong,
-    "softmax_cross_entropy with soft targets whose rows do not sum to 1: forward and backward disagree":
+    "softmax_cross_entropy with soft targets whose rows don't sum to 1: forward and backward disagree":
         _unnormalised_soft_targets,
     "max of an input holding NaN gives NaN gradients everywhere": _max_of_nan,
 }
