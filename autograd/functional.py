@@ -232,7 +232,9 @@ def _plain_index(index):
             "positions, e.g. t.data.astype(int), or a boolean mask, e.g. t.data > 0)"
         )
     if isinstance(index, list):
-        return np.asarray(index)
+        positions = np.asarray(index)
+        # An empty list means no positions; NumPy would make it a float64 array and refuse it as an index.
+        return positions.astype(np.intp) if positions.size == 0 else positions
     return index
 
 

@@ -74,6 +74,23 @@ class BackwardStep(NamedTuple):
     input_grads: tuple
 
 
+def _seed_array(who: str, given, root) -> np.ndarray:
+    """A copy of the caller's gradient for ``root`` in its dtype; never a silent NaN, truncation or alias."""
+    given = np.asarray(given)
+    if given.dtype.kind not in "biuf":  # None becomes NaN, complex loses its imaginary part, text fails later
+        raise TypeError(
+            f"{who}: grad must hold real numbers, got an array of dtype {given.dtype}"
+            + (" (a None inside it?)" if given.dtype == object else "")
+        )
+    _check_seed_shape(who, given.shape, root)
+    return np.array(given, dtype=root.dtype)
+
+
+def _check_seed_shape(who: str, shape, root) -> None:
+    if tuple(shape) != root.shape:
+        raise ValueError(f"{who}: grad has shape {tuple(shape)} but the output has shape {root.shape}")
+
+
 def _seed_gradients(roots, grad_outputs, who: str, as_tensors: bool, single: bool) -> list:
     """The starting gradient of each root: ones for a one-element root, else the caller's ``grad``.
 
@@ -83,7 +100,12 @@ def _seed_gradients(roots, grad_outputs, who: str, as_tensors: bool, single: boo
     if grad_outputs is None:
         grad_outputs = [None] * len(roots)
     elif single:
-        grad_outputs = [grad_outputs]
+        # PyTorch's habit of a one-item list for one output: [None] or [tensor] means that item.
+        if (isinstance(grad_outputs, (list, tuple)) and len(grad_outputs) == 1
+                and (grad_outputs[0] is None or isinstance(grad_outputs[0], Tensor))):
+            grad_outputs = list(grad_outputs)
+        else:
+            grad_outputs = [grad_outputs]
     else:
         grad_outputs = list(grad_outputs)
     if len(grad_outputs) != len(roots):
@@ -104,14 +126,13 @@ def _seed_gradients(roots, grad_outputs, who: str, as_tensors: bool, single: boo
             seed = np.ones(root.shape, dtype=root.dtype)
             if seed.ndim == 0:
                 seed = seed[()]  # a NumPy scalar, like the 0-d values it meets
+        elif as_tensors and isinstance(given, Tensor) and given.requires_grad:
+            # Recorded: the gradients then depend on it (the double-VJP trick for Jacobian-vector products).
+            _check_seed_shape(who, given.shape, root)
+            seed = given if given.dtype == root.dtype else given.astype(root.dtype)
         else:
-            given_data = given.data if isinstance(given, Tensor) else given
-            seed = np.array(given_data, dtype=root.dtype)  # a copy: never alias the caller's array
-            if seed.shape != root.shape:
-                raise ValueError(
-                    f"{who}: grad has shape {seed.shape} but the output has shape {root.shape}"
-                )
-        seeds.append(Tensor(seed, requires_grad=False) if as_tensors else seed)
+            seed = _seed_array(who, given.data if isinstance(given, Tensor) else given, root)
+        seeds.append(seed if isinstance(seed, Tensor) or not as_tensors else Tensor(seed, requires_grad=False))
     return seeds
 
 

@@ -3,7 +3,7 @@ parameters to try, whether it broadcasts, a NumPy reference forward, and its row
 
 The generic tests in ``test_ops.py``, ``test_op_gradients.py`` and ``test_op_matrix.py`` are driven by
 `SPECS`; a test fails when an op of the table has no spec (or no matrix rows) here, so adding an op means
-adding one `OpSpec`. Known engine bugs are listed once, in `KNOWN_BUGS` / `FOUND_BUGS` at the end.
+adding one `OpSpec`. Known engine bugs are listed once, in `KNOWN_BUGS` at the end.
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ class OpSpec:
     def cases(self, max_side: int, min_side: int = 1):
         """A strategy of `Case`: negative and tuple axes, index kinds, ``min_side=0`` for empty shapes.
 
-        Cases a `KNOWN_BUGS` or `FOUND_BUGS` entry selects are drawn around (the matrix rows mark them
+        Cases a `KNOWN_BUGS` entry selects are drawn around (the matrix rows mark them
         xfail), so property tests stay meaningful until the fix lands and the entry is deleted.
         """
         return self.case_strategy(max_side, min_side).filter(lambda case: not self.has_known_bug(case))
@@ -468,7 +468,7 @@ def _cross_entropy_cases(draw, max_side: int, min_side: int = 1):
     form = draw(st.sampled_from(["labels", "one-hot", "one sample", "soft"]))
     if form == "one sample":
         return Case(((c,),), {"t": labels[0]})
-    if form == "soft":  # rows of non-negative weights; KNOWN_BUGS keeps out rows that do not sum to 1
+    if form == "soft":  # rows of non-negative weights; rows need not sum to 1
         weights = draw(hnp.arrays(np.float64, (n, c), elements=st.floats(0.0, 1.0)))
         if draw(st.booleans()):
             weights = weights / np.maximum(weights.sum(axis=1, keepdims=True), 1e-12)
@@ -607,57 +607,17 @@ CHECKS = ("forward", "vjp", "second_order", "grad_shape_dtype", "nonfinite")
 GRADIENT_CHECKS = ("vjp", "second_order")
 
 
-def _transpose_inverse_is_wrong(sample, check) -> bool:
-    # ops.TRANSPOSE inverts the permutation with argsort(axes), which is wrong when axes are negative.
-    axes = sample.params.get("axes")
-    shape = sample.case.shapes[0]
-    if sample.spec.name != "transpose" or axes is None or not shape or sample.refused:
-        return False
-    g = np.arange(int(np.prod(shape))).reshape(np.transpose(np.empty(shape), axes).shape)
-    engine_result = np.transpose(g, np.argsort(axes))
-    true_result = np.transpose(g, np.argsort([a % len(shape) for a in axes]))
-    if check == "grad_shape_dtype":
-        return engine_result.shape != true_result.shape
-    return check in GRADIENT_CHECKS and not (engine_result.shape == true_result.shape
-                                             and (engine_result == true_result).all())
+KNOWN_BUGS = {}
+"""reason -> predicate(sample, check): failures the matrix has found and main has not fixed yet (none now).
 
-
-def _unnormalised_soft_targets(sample, check) -> bool:
-    t = np.asarray(sample.params.get("t", 0))
-    return (sample.spec.name == "softmax_cross_entropy" and check in GRADIENT_CHECKS and t.ndim == 2
-            and not np.allclose(t.sum(axis=1), 1.0))
-
-
-def _max_of_nan(sample, check) -> bool:
-    return sample.spec.name == "max" and sample.special and check == "nonfinite"
-
-
-KNOWN_BUGS = {
-    "transpose with negative axes gives a wrong gradient": _transpose_inverse_is_wrong,
-    "softmax_cross_entropy with soft targets whose rows don't sum to 1: forward and backward disagree":
-        _unnormalised_soft_targets,
-    "max of an input holding NaN gives NaN gradients everywhere": _max_of_nan,
-}
-"""Engine bugs of issue 8, being fixed on main: xfail(strict=True, reason="issue 8: ..., fixed on main")."""
-
-def _empty_list_index(sample, check) -> bool:
-    # functional._plain_index turns the list into np.asarray([]), a float64 array NumPy refuses as an index.
-    index = sample.params.get("index")
-    return sample.spec.name == "getitem" and isinstance(index, list) and not index
-
-
-FOUND_BUGS = {
-    "x[[]] raises IndexError (NumPy gives an empty result)": _empty_list_index,
-}
-"""Failures the op matrix found beyond issue 8's list: xfail(strict=True, reason="found by the op matrix: ...")."""
+Issue 8's (transpose with negative axes, unnormalised soft targets, max of NaN) and the matrix's own finds
+(``x[[]]``, seeds under ``create_graph``, None seeds) are fixed; their rows and reproducers are plain tests.
+"""
 
 
 def xfail_reason(sample, check: str):
     """The reason a (matrix row, check) pair is expected to fail, or None."""
     for reason, applies in KNOWN_BUGS.items():
         if applies(sample, check):
-            return f"issue 8: {reason}, fixed on main"
-    for reason, applies in FOUND_BUGS.items():
-        if applies(sample, check):
-            return f"found by the op matrix: {reason}"
+            return f"known bug: {reason}"
     return None
