@@ -9,13 +9,15 @@
 """
 
 from . import compat, data, datasets, init, optim, serialization
-from .layers import Affine, Linear, ReLU, Sequential, Sigmoid, Tanh
+from .layers import Affine, Dropout, Flatten, Linear, ReLU, Sequential, Sigmoid, Tanh
+from .normalization import BatchNorm1d, BatchNorm2d
 from .losses import SoftmaxWithLoss
 from .models import MLP, ParameterArrays, TwoLayerNet
 from .module import Module, Parameter
 
 __all__ = [
     "Module", "Parameter", "Linear", "Affine", "ReLU", "Sigmoid", "Tanh", "Sequential", "SoftmaxWithLoss",
+    "Dropout", "Flatten", "BatchNorm1d", "BatchNorm2d",
     "MLP", "TwoLayerNet", "ParameterArrays", "init", "compat", "optim", "data", "datasets",
     "serialization",
 ]
