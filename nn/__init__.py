@@ -8,7 +8,7 @@
 ['Affine1', 'Affine2', 'Relu1', 'SoftmaxWithLoss']
 """
 
-from . import compat, data, datasets, init, optim, serialization
+from . import compat, data, datasets, init, optim, serialization, utils
 from .layers import Affine, Dropout, Flatten, Linear, ReLU, Sequential, Sigmoid, Tanh
 from .normalization import BatchNorm1d, BatchNorm2d
 from .losses import SoftmaxWithLoss
@@ -17,7 +17,7 @@ from .module import Module, Parameter
 
 __all__ = [
     "Module", "Parameter", "Linear", "Affine", "ReLU", "Sigmoid", "Tanh", "Sequential", "SoftmaxWithLoss",
-    "Dropout", "Flatten", "BatchNorm1d", "BatchNorm2d",
+    "Dropout", "Flatten", "BatchNorm1d", "BatchNorm2d", "utils",
     "MLP", "TwoLayerNet", "ParameterArrays", "init", "compat", "optim", "data", "datasets",
     "serialization",
 ]
