@@ -52,7 +52,7 @@ class Linear(Module):
             if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
                 raise ValueError(f"{type(self).__name__}: {what} must be a positive int, got {size!r}")
         self.in_features, self.out_features = int(in_features), int(out_features)
-        self.weight = Parameter(init.normal((in_features, out_features), weight_init, init.make_rng(rng), dtype),
+        self.weight = Parameter(init.normal((in_features, out_features), weight_init, rng, dtype),
                                 name="W")
         self.bias = Parameter(init.zeros(out_features, dtype), name="b")
 

@@ -91,7 +91,8 @@ class MLP(Module):
         activation: ``"relu"``, ``"sigmoid"`` or ``"tanh"``.
         weight_init: the weights' std (a number, ``"he"`` or ``"xavier"``); by default He for ReLU and
             Xavier for sigmoid and tanh, as the book's chapter 6 recommends.
-        rng: an int seed or an `np.random.Generator` (weights are drawn layer by layer from it).
+        rng: an int seed or an `np.random.Generator` (weights are drawn layer by layer from it); None
+            draws from NumPy's global generator, as the book does.
         dtype: float64 (default) or float32; integer inputs, and float64 inputs of a float32 network,
             are converted to it.
 
@@ -125,7 +126,7 @@ class MLP(Module):
         self.dtype = np.dtype(dtype)
         if self.dtype.kind != "f":
             raise TypeError(f"{type(self).__name__}: dtype must be a float dtype, got {self.dtype}")
-        rng = init.make_rng(rng)  # one Generator, drawn from layer by layer
+        rng = None if rng is None else init.make_rng(rng)  # one generator, drawn from layer by layer
         layers = {}
         for index, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
             affine = Linear(n_in, n_out, weight_init=weight_init, rng=rng, dtype=self.dtype)
@@ -211,7 +212,9 @@ class TwoLayerNet(MLP):
     Args:
         input_size, hidden_size, output_size: the seed's sizes (784, 50, 10 for MNIST).
         weight_init_std: the weights' std (the seed's 0.01), or ``"he"`` / ``"xavier"``.
-        rng: an int seed or an `np.random.Generator`; W1 is drawn before W2, as in the seed.
+        rng: an int seed or an `np.random.Generator`; W1 is drawn before W2, as in the seed. None (the
+            default) draws them from NumPy's global generator exactly as the book does, so after
+            ``np.random.seed(0)`` the network starts from the book's weights.
         dtype: float64 (default) or float32.
 
     >>> net = TwoLayerNet(4, 5, 3, rng=0)
