@@ -1,0 +1,143 @@
+"""nn.compat's chapter 6 layers (BatchNormalization, Dropout) and Affine on image batches, against the
+book's layer formulas written out below; every backward comes from the recorded graph."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import autograd
+from nn import compat
+
+
+class BookBatchNorm:
+    """The book's BatchNormalization formulas (common/layers.py), restated as a reference for the tests."""
+
+    def __init__(self, gamma, beta, momentum=0.9):
+        self.gamma, self.beta, self.momentum = gamma, beta, momentum
+        self.running_mean = self.running_var = None
+
+    def forward(self, x, train_flg=True):
+        self.input_shape = x.shape
+        x = x.reshape(x.shape[0], -1)
+        if self.running_mean is None:
+            self.running_mean, self.running_var = np.zeros(x.shape[1]), np.zeros(x.shape[1])
+        if train_flg:
+            mu = x.mean(axis=0)
+            self.xc = x - mu
+            var = np.mean(self.xc ** 2, axis=0)
+            self.std = np.sqrt(var + 10e-7)
+            self.xn = self.xc / self.std
+            self.n = x.shape[0]
+            self.running_mean = self.momentum * self.running_mean + (1 - self.momentum) * mu
+            self.running_var = self.momentum * self.running_var + (1 - self.momentum) * var
+            xn = self.xn
+        else:
+            xn = (x - self.running_mean) / np.sqrt(self.running_var + 10e-7)
+        return (self.gamma * xn + self.beta).reshape(self.input_shape)
+
+    def backward(self, dout):
+        dout = dout.reshape(dout.shape[0], -1)
+        self.dbeta = dout.sum(axis=0)
+        self.dgamma = np.sum(self.xn * dout, axis=0)
+        dxn = self.gamma * dout
+        dxc = dxn / self.std
+        dstd = -np.sum(dxn * self.xc / (self.std * self.std), axis=0)
+        dvar = 0.5 * dstd / self.std
+        dxc = dxc + (2.0 / self.n) * self.xc * dvar
+        dx = dxc - np.sum(dxc, axis=0) / self.n
+        return dx.reshape(self.input_shape)
+
+
+@pytest.fixture
+def grad_calls(monkeypatch):
+    """Counts nn.compat's calls of autograd.grad: each backward must make one (no formula by hand)."""
+    calls = []
+    real_grad = autograd.grad
+    monkeypatch.setattr(compat.autograd, "grad", lambda *a, **k: calls.append(a[0]) or real_grad(*a, **k))
+    return calls
+
+
+@pytest.mark.parametrize("shape", [(8, 5), (4, 2, 3, 3)])
+def test_batch_normalization_equals_the_book_formulas_over_training_steps_and_in_eval(shape, grad_calls):
+    rng = np.random.default_rng(0)
+    features = int(np.prod(shape[1:]))
+    gamma, beta = rng.uniform(0.5, 2.0, features), rng.standard_normal(features)
+    ours, book = compat.BatchNormalization(gamma, beta), BookBatchNorm(gamma, beta)
+    for step in range(3):
+        x, dout = rng.normal(step, 1.0 + step, size=shape), rng.standard_normal(shape)
+        np.testing.assert_allclose(ours.forward(x, train_flg=True), book.forward(x), rtol=0, atol=1e-10)
+        dx, book_dx = ours.backward(dout), book.backward(dout)
+        assert dx.shape == shape
+        np.testing.assert_allclose(dx, book_dx, rtol=0, atol=1e-10)
+        np.testing.assert_allclose(ours.dgamma, book.dgamma, rtol=0, atol=1e-10)
+        np.testing.assert_allclose(ours.dbeta, book.dbeta, rtol=0, atol=1e-10)
+        for name in ("running_mean", "running_var", "xc", "xn", "std"):
+            np.testing.assert_allclose(getattr(ours, name), getattr(book, name), rtol=0, atol=1e-10)
+        assert ours.batch_size == shape[0] and ours.input_shape == shape
+    x = rng.standard_normal(shape)
+    np.testing.assert_allclose(ours.forward(x, train_flg=False), book.forward(x, train_flg=False),
+                               rtol=0, atol=1e-10)
+    assert len(grad_calls) == 3
+
+
+def test_batch_normalization_keeps_given_running_averages_and_does_not_write_into_them():
+    running_mean, running_var = np.array([1.0, 2.0]), np.array([4.0, 9.0])
+    layer = compat.BatchNormalization(np.ones(2), np.zeros(2), momentum=0.5, running_mean=running_mean,
+                                      running_var=running_var)
+    out = layer.forward(np.array([[3.0, 5.0]]), train_flg=False)
+    np.testing.assert_allclose(out, [[2.0 / np.sqrt(4.0 + 1e-6), 3.0 / np.sqrt(9.0 + 1e-6)]], rtol=1e-15)
+    layer.forward(np.array([[3.0, 4.0], [5.0, 6.0]]))
+    np.testing.assert_allclose(layer.running_mean, [2.5, 3.5])
+    np.testing.assert_array_equal(running_mean, [1.0, 2.0])  # rebound, as the book rebinds it
+
+
+def test_batch_normalization_gradients_match_central_differences():
+    rng = np.random.default_rng(1)
+    gamma, beta = rng.uniform(0.5, 2.0, 4), rng.standard_normal(4)
+    x, dout = rng.standard_normal((5, 4)), rng.standard_normal((5, 4))
+    layer = compat.BatchNormalization(gamma, beta)
+    layer.forward(x)
+    dx = layer.backward(dout)
+    loss = lambda: float(np.sum(dout * compat.BatchNormalization(gamma, beta).forward(x)))  # noqa: E731
+    for array, analytic in ((x, dx), (gamma, layer.dgamma), (beta, layer.dbeta)):
+        numeric = autograd.numerical_gradient(lambda _: loss(), array, eps=1e-6)
+        np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-8)
+
+
+def test_batch_normalization_says_which_parameter_does_not_fit():
+    layer = compat.BatchNormalization(np.ones(3), np.zeros(8))
+    with pytest.raises(ValueError, match=r"BatchNormalization: gamma of shape \(3,\) does not fit an input of "
+                                         r"shape \(4, 2, 2, 2\), which has 8 features per sample"):
+        layer.forward(np.ones((4, 2, 2, 2)))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_dropout_draws_the_books_masks_and_backward_passes_dout_through_them(dtype, grad_calls):
+    x, dout = np.random.default_rng(2).standard_normal((2, 3, 4, 4)).astype(dtype), np.ones((2, 3, 4, 4))
+    layer = compat.Dropout(0.3)
+    np.random.seed(3)
+    out = layer.forward(x)
+    np.random.seed(3)
+    book_mask = np.random.rand(*x.shape) > 0.3  # the book's Dropout.forward with train_flg=True
+    np.testing.assert_array_equal(layer.mask, book_mask)
+    np.testing.assert_array_equal(out, x * book_mask)
+    assert out.dtype == (x * book_mask).dtype
+    np.testing.assert_array_equal(layer.backward(dout), dout * book_mask)
+    np.testing.assert_array_equal(layer.forward(x, train_flg=False), x * (1.0 - 0.3))
+    assert len(grad_calls) == 1
+
+
+def test_affine_flattens_an_image_batch_and_gives_dx_back_in_its_shape(grad_calls):
+    rng = np.random.default_rng(4)
+    x, W, b = rng.standard_normal((3, 1, 4, 4)), rng.standard_normal((16, 5)), rng.standard_normal(5)
+    dout = rng.standard_normal((3, 5))
+    layer = compat.Affine(W, b)
+    rows = x.reshape(3, -1)
+    np.testing.assert_allclose(layer.forward(x), rows @ W + b, rtol=0, atol=1e-12)
+    assert layer.original_x_shape == (3, 1, 4, 4) and layer.x.shape == (3, 16)
+    dx = layer.backward(dout)
+    np.testing.assert_allclose(dx, (dout @ W.T).reshape(3, 1, 4, 4), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(layer.dW, rows.T @ dout, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(layer.db, dout.sum(axis=0), rtol=0, atol=1e-12)
+    assert len(grad_calls) == 1
