@@ -12,12 +12,12 @@ from . import compat, data, datasets, init, optim, serialization, utils
 from .layers import Affine, Dropout, Flatten, Linear, ReLU, Sequential, Sigmoid, Tanh
 from .normalization import BatchNorm1d, BatchNorm2d
 from .losses import SoftmaxWithLoss
-from .models import MLP, ParameterArrays, TwoLayerNet
+from .models import MLP, MultiLayerNetExtend, ParameterArrays, TwoLayerNet
 from .module import Module, Parameter
 
 __all__ = [
     "Module", "Parameter", "Linear", "Affine", "ReLU", "Sigmoid", "Tanh", "Sequential", "SoftmaxWithLoss",
     "Dropout", "Flatten", "BatchNorm1d", "BatchNorm2d", "utils",
-    "MLP", "TwoLayerNet", "ParameterArrays", "init", "compat", "optim", "data", "datasets",
+    "MLP", "TwoLayerNet", "MultiLayerNetExtend", "ParameterArrays", "init", "compat", "optim", "data", "datasets",
     "serialization",
 ]

@@ -7,46 +7,8 @@ import numpy as np
 import pytest
 
 import autograd
+from _book_reference import BookBatchNorm
 from nn import compat
-
-
-class BookBatchNorm:
-    """The book's BatchNormalization formulas (common/layers.py), restated as a reference for the tests."""
-
-    def __init__(self, gamma, beta, momentum=0.9):
-        self.gamma, self.beta, self.momentum = gamma, beta, momentum
-        self.running_mean = self.running_var = None
-
-    def forward(self, x, train_flg=True):
-        self.input_shape = x.shape
-        x = x.reshape(x.shape[0], -1)
-        if self.running_mean is None:
-            self.running_mean, self.running_var = np.zeros(x.shape[1]), np.zeros(x.shape[1])
-        if train_flg:
-            mu = x.mean(axis=0)
-            self.xc = x - mu
-            var = np.mean(self.xc ** 2, axis=0)
-            self.std = np.sqrt(var + 10e-7)
-            self.xn = self.xc / self.std
-            self.n = x.shape[0]
-            self.running_mean = self.momentum * self.running_mean + (1 - self.momentum) * mu
-            self.running_var = self.momentum * self.running_var + (1 - self.momentum) * var
-            xn = self.xn
-        else:
-            xn = (x - self.running_mean) / np.sqrt(self.running_var + 10e-7)
-        return (self.gamma * xn + self.beta).reshape(self.input_shape)
-
-    def backward(self, dout):
-        dout = dout.reshape(dout.shape[0], -1)
-        self.dbeta = dout.sum(axis=0)
-        self.dgamma = np.sum(self.xn * dout, axis=0)
-        dxn = self.gamma * dout
-        dxc = dxn / self.std
-        dstd = -np.sum(dxn * self.xc / (self.std * self.std), axis=0)
-        dvar = 0.5 * dstd / self.std
-        dxc = dxc + (2.0 / self.n) * self.xc * dvar
-        dx = dxc - np.sum(dxc, axis=0) / self.n
-        return dx.reshape(self.input_shape)
 
 
 @pytest.fixture
