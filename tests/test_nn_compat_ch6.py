@@ -103,3 +103,47 @@ def test_affine_flattens_an_image_batch_and_gives_dx_back_in_its_shape(grad_call
     np.testing.assert_allclose(layer.dW, rows.T @ dout, rtol=0, atol=1e-12)
     np.testing.assert_allclose(layer.db, dout.sum(axis=0), rtol=0, atol=1e-12)
     assert len(grad_calls) == 1
+
+
+def test_compat_layers_assembled_as_the_books_extend_net_give_its_gradients(grad_calls):
+    """The book's MultiLayerNetExtend loop (layer.forward(x, train_flg), then backward in reverse) on
+    nn.compat layers, against the book's formulas (tests/_book_reference.py) with the same dropout draws."""
+    from _book_reference import book_extend_gradient
+
+    rng = np.random.default_rng(5)
+    sizes, decay = [6, 5, 4, 3], 0.1
+    params = {}
+    for index in range(1, 4):
+        params[f"W{index}"] = rng.standard_normal((sizes[index - 1], sizes[index])) * 0.5
+        params[f"b{index}"] = rng.standard_normal(sizes[index]) * 0.1
+    for index in (1, 2):
+        params[f"gamma{index}"], params[f"beta{index}"] = rng.uniform(0.5, 1.5, sizes[index]), np.zeros(sizes[index])
+    layers = {}
+    for index in (1, 2):
+        layers[f"Affine{index}"] = compat.Affine(params[f"W{index}"], params[f"b{index}"])
+        layers[f"BatchNorm{index}"] = compat.BatchNormalization(params[f"gamma{index}"], params[f"beta{index}"])
+        layers[f"Activation_function{index}"] = compat.Relu()
+        layers[f"Dropout{index}"] = compat.Dropout(0.3)
+    layers["Affine3"] = compat.Affine(params["W3"], params["b3"])
+    last_layer = compat.SoftmaxWithLoss()
+    norms = [BookBatchNorm(params[f"gamma{i}"], params[f"beta{i}"]) for i in (1, 2)]
+    x, t = rng.standard_normal((7, 6)), np.eye(3)[rng.integers(0, 3, 7)]
+
+    np.random.seed(6)
+    y = x
+    for key, layer in layers.items():
+        y = layer.forward(y, True) if key.startswith(("BatchNorm", "Dropout")) else layer.forward(y)
+    last_layer.forward(y, t)
+    dout = last_layer.backward(1)
+    for layer in reversed(list(layers.values())):
+        dout = layer.backward(dout)
+    np.random.seed(6)
+    expected = book_extend_gradient(params, x, t, 2, decay, 0.3, norms)
+    for index in (1, 2, 3):
+        affine = layers[f"Affine{index}"]
+        np.testing.assert_allclose(affine.dW + decay * params[f"W{index}"], expected[f"W{index}"], rtol=0, atol=1e-10)
+        np.testing.assert_allclose(affine.db, expected[f"b{index}"], rtol=0, atol=1e-10)
+    for index in (1, 2):
+        np.testing.assert_allclose(layers[f"BatchNorm{index}"].dgamma, expected[f"gamma{index}"], rtol=0, atol=1e-10)
+        np.testing.assert_allclose(layers[f"BatchNorm{index}"].dbeta, expected[f"beta{index}"], rtol=0, atol=1e-10)
+    assert len(grad_calls) == 10  # one graph question per backward: 3 Affine, 2 each of the others, the loss
