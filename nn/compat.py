@@ -219,7 +219,7 @@ def _book_mean(rows: Tensor) -> Tensor:
 
 
 class BatchNormalization(_GraphLayer):
-    """The book's batch normalization: ``forward(x, train_flg=True)``; backward from the graph, with ``dgamma``, ``dbeta``.
+    """The book's batch normalization: ``forward(x, train_flg=True)``, and ``backward(dout)`` from the graph.
 
     ``x`` is (N, D), or any (N, ...) reshaped to (N, -1) as the book does, so an image batch gets one
     mean and variance per value of the C·H·W (`nn.BatchNorm2d` takes one per channel instead).

@@ -1,4 +1,4 @@
-"""Layers built from autograd ops (`Linear`/`Affine`, `ReLU`, `Sigmoid`, `Tanh`, `Dropout`, `Flatten`, `Sequential`); none has a backward.
+"""Layers built from autograd ops (`Linear`/`Affine`, activations, `Dropout`, `Flatten`, `Sequential`); none has a backward.
 
 Their gradients come from the graph their forward records. The seed's hand-written forward/backward
 interface lives in `nn.compat`; the loss layer in `nn.losses`; batch normalization in `nn.normalization`.

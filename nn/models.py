@@ -1,4 +1,4 @@
-"""Whole networks with the seed's interface: `MLP`, `TwoLayerNet`, `MultiLayerNetExtend` (``params``, ``layers``, ``gradient``).
+"""Whole networks with the book's interface (``params``, ``layers``, ``gradient``): `MLP`, `TwoLayerNet`, `MultiLayerNetExtend`.
 
 The ``params`` dict of the seed is a `ParameterArrays` view: it hands out the arrays the layers compute
 with, so ``network.params[key] -= lr * grad[key]`` trains the network, and assigning a new array copies

@@ -123,7 +123,8 @@ class BatchNorm2d(_BatchNorm):
     >>> bn = BatchNorm2d(3)
     >>> x = np.random.default_rng(0).normal(5.0, 2.0, size=(4, 3, 5, 5))
     >>> y = bn(x).data
-    >>> y.shape, bool(np.abs(y.mean(axis=(0, 2, 3))).max() < 1e-12), bool(np.allclose(y.std(axis=(0, 2, 3)), 1, atol=1e-5))
+    >>> means, stds = y.mean(axis=(0, 2, 3)), y.std(axis=(0, 2, 3))
+    >>> y.shape, bool(np.abs(means).max() < 1e-12), bool(np.allclose(stds, 1, atol=1e-5))
     ((4, 3, 5, 5), True, True)
     >>> bn(np.ones((4, 2, 5, 5)))
     Traceback (most recent call last):

@@ -107,3 +107,8 @@ def test_extend_net_has_the_books_attributes_and_mlp_checks_weight_decay():
     with pytest.raises(ValueError, match=r"MLP: weight_decay must be a finite number >= 0, got -1"):
         nn.MLP([2, 2], weight_decay=-1)
     assert autograd.is_grad_enabled()
+
+
+def test_mlp_weight_decay_must_be_a_number():
+    with pytest.raises(TypeError, match=r"MLP: weight_decay must be a real number, got str '0.1'"):
+        nn.MLP([2, 2], weight_decay="0.1")
