@@ -8,14 +8,16 @@
 ['Affine1', 'Affine2', 'Relu1', 'SoftmaxWithLoss']
 """
 
-from . import compat, data, datasets, init, optim, serialization
-from .layers import Affine, Linear, ReLU, Sequential, Sigmoid, Tanh
+from . import compat, data, datasets, init, optim, serialization, utils
+from .layers import Affine, Dropout, Flatten, Linear, ReLU, Sequential, Sigmoid, Tanh
+from .normalization import BatchNorm1d, BatchNorm2d
 from .losses import SoftmaxWithLoss
-from .models import MLP, ParameterArrays, TwoLayerNet
+from .models import MLP, MultiLayerNetExtend, ParameterArrays, TwoLayerNet
 from .module import Module, Parameter
 
 __all__ = [
     "Module", "Parameter", "Linear", "Affine", "ReLU", "Sigmoid", "Tanh", "Sequential", "SoftmaxWithLoss",
-    "MLP", "TwoLayerNet", "ParameterArrays", "init", "compat", "optim", "data", "datasets",
+    "Dropout", "Flatten", "BatchNorm1d", "BatchNorm2d", "utils",
+    "MLP", "TwoLayerNet", "MultiLayerNetExtend", "ParameterArrays", "init", "compat", "optim", "data", "datasets",
     "serialization",
 ]

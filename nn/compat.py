@@ -4,6 +4,8 @@ Each ``forward`` records its computation on the graph and returns plain NumPy va
 layers do; each ``backward(dout)`` asks the recorded graph for the gradient
 (``autograd.grad(out, inputs, grad_outputs=dout)``). No formula here is written by hand.
 The graph-native layers are in `nn.layers`.
+
+The book's chapter 6 layers, `BatchNormalization` and `Dropout`, take its ``forward(x, train_flg)``.
 """
 
 from __future__ import annotations
@@ -141,7 +143,9 @@ class Sigmoid(_GraphLayer):
 class Affine(_GraphLayer):
     """``x @ W + b`` on the arrays ``W`` and ``b`` it is given (held, not copied, as in the seed).
 
-    ``backward(dout)`` returns ``dx`` and stores ``dW`` and ``db``, all read from the graph.
+    ``backward(dout)`` returns ``dx`` and stores ``dW`` and ``db``, all read from the graph. An input
+    of more than two dimensions (an image batch) is reshaped to (N, -1) first, as the book's Affine
+    does (keeping ``original_x_shape``); ``dx`` comes back in the input's shape.
 
     >>> layer = Affine(np.ones((2, 3)), np.zeros(3))
     >>> layer.forward(np.array([[1.0, 2.0], [3.0, 4.0]]))
@@ -160,10 +164,12 @@ class Affine(_GraphLayer):
         self.db = None
 
     def forward(self, x):
-        self.x = x
+        self.original_x_shape = np.shape(x)
+        self.x = np.reshape(x, (len(x), -1)) if np.ndim(x) > 2 else x
         # Read anew on each call, so the layer always computes with the arrays self.W and self.b hold.
         x, W, b = _leaf(x), _leaf(self.W), _leaf(self.b)
-        return self._record(autograd.matmul(x, W) + b, x, W, b)
+        rows = autograd.reshape(x, (x.shape[0], -1)) if x.ndim > 2 else x
+        return self._record(autograd.matmul(rows, W) + b, x, W, b)
 
     def backward(self, dout):
         dx, self.dW, self.db = self._backward(dout)
@@ -199,3 +205,131 @@ class SoftmaxWithLoss(_GraphLayer):
 
     def backward(self, dout=1):
         return self._backward(dout)[0]
+
+
+# --- the book's chapter 6 layers ------------------------------------------------------------------------
+
+BOOK_EPS = 10e-7
+"""The book's BatchNormalization adds ``10e-7`` (that is, 1e-6) to the variance."""
+
+
+def _book_mean(rows: Tensor) -> Tensor:
+    """The mean over axis 0 as NumPy's ``mean`` computes it (a sum, then a division), to the last bit."""
+    return autograd.sum(rows, axis=0) / rows.shape[0]
+
+
+class BatchNormalization(_GraphLayer):
+    """The book's batch normalization: ``forward(x, train_flg=True)``, and ``backward(dout)`` from the graph.
+
+    ``x`` is (N, D), or any (N, ...) reshaped to (N, -1) as the book does, so an image batch gets one
+    mean and variance per value of the C·H·W (`nn.BatchNorm2d` takes one per channel instead).
+    With ``train_flg`` the batch's mean ``mu`` and biased variance ``var`` normalize,
+    ``xn = (x - mu) / sqrt(var + 10e-7)``, and the running averages move by the book's rule
+    ``running = momentum * running + (1 - momentum) * batch`` (new arrays, as the book rebinds them;
+    both start at zeros when None). Without it, the running averages normalize. The output is
+    ``gamma * xn + beta``. The book's attributes are kept: ``input_shape``, ``batch_size``, ``xc``, ``xn``,
+    ``std``, ``running_mean``, ``running_var``, and after ``backward(dout)``, ``dgamma`` and ``dbeta``.
+
+    Raises:
+        ValueError: ``gamma`` or ``beta`` does not fit the D features of ``x``.
+
+    >>> layer = BatchNormalization(np.ones(2), np.zeros(2))
+    >>> layer.forward(np.array([[1.0, 10.0], [3.0, 30.0]])).round(4)
+    array([[-1., -1.],
+           [ 1.,  1.]])
+    >>> layer.running_mean
+    array([0.2, 2. ])
+    >>> dx = layer.backward(np.array([[1.0, 0.0], [0.0, 0.0]]))
+    >>> layer.dbeta, layer.dgamma.round(4)
+    (array([1., 0.]), array([-1.,  0.]))
+    """
+
+    def __init__(self, gamma, beta, momentum=0.9, running_mean=None, running_var=None):
+        self.gamma = gamma
+        self.beta = beta
+        self.momentum = momentum
+        self.input_shape = None
+        self.running_mean = running_mean
+        self.running_var = running_var
+        self.batch_size = None
+        self.xc = None
+        self.xn = None
+        self.std = None
+        self.dgamma = None
+        self.dbeta = None
+
+    def forward(self, x, train_flg=True):
+        self.input_shape = np.shape(x)
+        x, gamma, beta = _leaf(x), _leaf(self.gamma), _leaf(self.beta)
+        rows = x if x.ndim == 2 else autograd.reshape(x, (x.shape[0], -1))
+        features = rows.shape[1]
+        for what, value in (("gamma", gamma), ("beta", beta)):
+            try:
+                fits = np.broadcast_shapes(value.shape, (features,)) == (features,)
+            except ValueError:
+                fits = False
+            if not fits:
+                raise ValueError(f"BatchNormalization: {what} of shape {value.shape} does not fit an input of "
+                                 f"shape {self.input_shape}, which has {features} features per sample")
+        if self.running_mean is None:
+            self.running_mean, self.running_var = np.zeros(features), np.zeros(features)
+        if train_flg:
+            mu = _book_mean(rows)
+            xc = rows - mu
+            var = _book_mean(xc * xc)
+            std = (var + BOOK_EPS) ** 0.5
+            xn = xc / std
+            self.batch_size, self.xc, self.xn, self.std = rows.shape[0], xc.data, xn.data, std.data
+            # Outside the graph: the running averages are statistics, not part of what is differentiated.
+            keep = self.momentum
+            self.running_mean = keep * self.running_mean + (1 - keep) * mu.data
+            self.running_var = keep * self.running_var + (1 - keep) * var.data
+        else:
+            xn = (rows - self.running_mean) / np.sqrt(self.running_var + BOOK_EPS)
+        out = gamma * xn + beta
+        if x.ndim != 2:
+            out = autograd.reshape(out, self.input_shape)
+        return self._record(out, x, gamma, beta)
+
+    def backward(self, dout):
+        dx, self.dgamma, self.dbeta = self._backward(dout)
+        return dx
+
+
+class Dropout(_GraphLayer):
+    """The book's dropout: ``forward(x, train_flg=True)``; backward passes ``dout`` where the mask kept ``x``.
+
+    With ``train_flg`` it draws ``mask = np.random.rand(*x.shape) > dropout_ratio`` from NumPy's global
+    generator (so ``np.random.seed`` reproduces the book's masks) and returns ``x * mask``; without, it
+    returns ``x * (1.0 - dropout_ratio)``. The mask is a constant of the recorded graph.
+    (`nn.Dropout` is the graph-native layer, inverted by default.)
+
+    >>> np.random.seed(0)
+    >>> layer = Dropout(0.6)
+    >>> layer.forward(np.array([1.0, 2.0, 3.0, 4.0]))
+    array([0., 2., 3., 0.])
+    >>> layer.backward(np.ones(4))
+    array([0., 1., 1., 0.])
+    >>> layer.forward(np.array([1.0, 2.0]), train_flg=False)
+    array([0.4, 0.8])
+    """
+
+    def __init__(self, dropout_ratio=0.5):
+        self.dropout_ratio = dropout_ratio
+        self.mask = None
+
+    def forward(self, x, train_flg=True):
+        x = _leaf(x)
+        if train_flg:
+            self.mask = np.random.rand(*x.shape) > self.dropout_ratio
+            # The mask in x's dtype: multiplying by it is exactly the book's x * mask, float32 included.
+            out = x * self.mask.astype(x.dtype)
+        else:
+            out = x * (1.0 - self.dropout_ratio)
+        return self._record(out, x)
+
+    def backward(self, dout):
+        return self._backward(dout)[0]
+
+
+__all__ += ["BatchNormalization", "Dropout"]  # here, beside them, so other additions to the list above merge cleanly

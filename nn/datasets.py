@@ -375,7 +375,7 @@ def load_mnist(
     Args:
         normalize: float32 pixels in [0, 1]; otherwise the uint8 values 0-255.
         flatten: images as (N, 784); otherwise (N, 1, 28, 28).
-        one_hot_label: labels as one-hot float32 (N, 10); otherwise uint8 digits (N,). Mind
+        one_hot_label: labels as one-hot float64 rows (N, 10), as the book's are; otherwise uint8 digits (N,). Mind
             that uint8 arithmetic wraps; cast before subtracting.
         data_dir: the directory to read (and download into).
         download: fetch missing files. None (default) means yes unless ``$GRAPHGRAD_OFFLINE``
@@ -397,7 +397,7 @@ def load_mnist(
 
     >>> (x, t), (x_test, t_test) = load_mnist(data_dir=SUBSET_DIR, flatten=False, one_hot_label=True)
     >>> x.shape, x.dtype, t.shape, t.dtype, x_test.shape
-    ((5000, 1, 28, 28), dtype('float32'), (5000, 10), dtype('float32'), (1000, 1, 28, 28))
+    ((5000, 1, 28, 28), dtype('float32'), (5000, 10), dtype('float64'), (1000, 1, 28, 28))
     """
     # Checked even when nothing is missing, so a wrong argument fails the same way every time.
     mirrors = _check_mirrors(mirrors, "load_mnist")
@@ -462,5 +462,5 @@ def _format(images: np.ndarray, labels: np.ndarray, normalize: bool, flatten: bo
     if normalize:
         x = x.astype(np.float32)
         x /= np.float32(255)
-    t = np.eye(NUM_CLASSES, dtype=np.float32)[labels] if one_hot_label else labels
+    t = np.eye(NUM_CLASSES)[labels] if one_hot_label else labels  # float64, as the book's np.zeros rows
     return x, t

@@ -1,7 +1,9 @@
 """Weight initialisation (fixed std, He, Xavier) and the seedable random generator every layer draws from.
 
-No function here touches NumPy's global random state: each takes an `np.random.Generator` (or a seed
-turned into one by `make_rng`), so two networks built with the same seed start from the same weights.
+Each takes an `np.random.Generator` or an int seed (turned into one by `make_rng`), so two networks built
+with the same seed start from the same weights, whatever NumPy's global random state is. Given None,
+`normal` draws from NumPy's global generator instead, as the book does (``std * np.random.randn(...)``),
+so ``np.random.seed(0)`` reproduces the book's initial weights.
 """
 
 from __future__ import annotations
@@ -71,12 +73,21 @@ def normal(shape, weight_init=0.01, rng=None, dtype=np.float64) -> np.ndarray:
     The draw is the seed's ``std * randn(*shape)``, made in float64 and then cast, so float32 and float64
     networks built with the same seed start from the same weights up to rounding.
 
+    Args:
+        rng: an int seed or an `np.random.Generator`; None draws from NumPy's global generator, exactly
+            as the book's ``weight_init_std * np.random.randn(*shape)``.
+
     >>> normal((3, 2), "he", rng=0, dtype=np.float32).dtype
     dtype('float32')
+    >>> np.random.seed(0); book = 0.01 * np.random.randn(2, 3)
+    >>> np.random.seed(0); bool(np.array_equal(normal((2, 3), 0.01), book))
+    True
     """
     shape = tuple(shape)
     std = std_for(weight_init, shape[0] if shape else 1)
-    weights = std * make_rng(rng).standard_normal(shape)
+    # np.random.randn(*shape) is the global generator's standard_normal(shape): the same draws.
+    draws = np.random.standard_normal(shape) if rng is None else make_rng(rng).standard_normal(shape)
+    weights = std * draws
     return weights if np.dtype(dtype) == weights.dtype else weights.astype(dtype)
 
 

@@ -1,4 +1,4 @@
-"""Whole networks with the seed's interface: `MLP` and `TwoLayerNet` (``params``, ``layers``, ``lastLayer``, ``gradient``).
+"""Whole networks with the book's interface (``params``, ``layers``, ``gradient``): `MLP`, `TwoLayerNet`, `MultiLayerNetExtend`.
 
 The ``params`` dict of the seed is a `ParameterArrays` view: it hands out the arrays the layers compute
 with, so ``network.params[key] -= lr * grad[key]`` trains the network, and assigning a new array copies
@@ -7,6 +7,8 @@ it into the parameter.
 
 from __future__ import annotations
 
+import contextlib
+import numbers
 from collections.abc import MutableMapping
 
 import numpy as np
@@ -15,11 +17,12 @@ import autograd
 from autograd import Tensor
 
 from . import init
-from .layers import Linear, ReLU, Sequential, Sigmoid, Tanh
+from .layers import Dropout, Linear, ReLU, Sequential, Sigmoid, Tanh
 from .losses import SoftmaxWithLoss
 from .module import Module, Parameter
+from .normalization import BatchNorm1d
 
-__all__ = ["MLP", "TwoLayerNet", "ParameterArrays", "ACTIVATIONS"]
+__all__ = ["MLP", "TwoLayerNet", "MultiLayerNetExtend", "ParameterArrays", "ACTIVATIONS"]
 
 ACTIVATIONS = {"relu": (ReLU, "Relu"), "sigmoid": (Sigmoid, "Sigmoid"), "tanh": (Tanh, "Tanh")}
 """Activation name -> (layer class, the seed-style name prefix of its layers: ``Relu1``, ``Sigmoid1``)."""
@@ -91,13 +94,24 @@ class MLP(Module):
         activation: ``"relu"``, ``"sigmoid"`` or ``"tanh"``.
         weight_init: the weights' std (a number, ``"he"`` or ``"xavier"``); by default He for ReLU and
             Xavier for sigmoid and tanh, as the book's chapter 6 recommends.
-        rng: an int seed or an `np.random.Generator` (weights are drawn layer by layer from it).
+        rng: an int seed or an `np.random.Generator` (weights are drawn layer by layer from it); None
+            draws from NumPy's global generator, as the book does.
         dtype: float64 (default) or float32; integer inputs, and float64 inputs of a float32 network,
             are converted to it.
+        batchnorm: a `BatchNorm1d` after each hidden Affine layer (``BatchNorm1``, ...), its gamma and
+            beta in ``params`` as ``gamma1``, ``beta1``, ... after all the weights and biases.
+        dropout: the drop probability of a `Dropout` after each hidden activation (``Dropout1``, ...),
+            drawing its masks from ``rng``; 0 (the default) adds none.
+        weight_decay: the book's ``weight_decay_lambda``: the loss gains ``0.5 * weight_decay *
+            sum(W ** 2)`` for every weight matrix (not the biases, nor gamma and beta), so its
+            gradient gains ``weight_decay * W``.
 
     The seed's methods: `predict` (scores), `loss` (a float), `accuracy`, `numerical_gradient`,
-    `gradient` (dicts keyed like ``params``). Graph-level: calling the network gives the score Tensor,
-    `loss_tensor` the loss Tensor to call ``backward()`` on.
+    `gradient` (dicts keyed like ``params``). Like the book's, `predict`, `loss` and `accuracy`
+    evaluate in evaluation mode unless given ``train_flg=True``, and `gradient` and
+    `numerical_gradient` in training mode; each restores the modes it found. Graph-level: calling the
+    network gives the score Tensor and `loss_tensor` the loss Tensor to call ``backward()`` on, both
+    in the mode `Module.train` / `Module.eval` set.
 
     >>> net = MLP([4, 8, 8, 3], rng=0)
     >>> list(net.layers), list(net.params)
@@ -105,13 +119,25 @@ class MLP(Module):
     >>> x, t = np.ones((2, 4)), np.array([0, 2])
     >>> {key: grad.shape for key, grad in net.gradient(x, t).items()}["W3"]
     (8, 3)
+    >>> net = MLP([4, 8, 3], rng=0, batchnorm=True, dropout=0.2, weight_decay=0.1)
+    >>> list(net.layers), list(net.params)
+    (['Affine1', 'BatchNorm1', 'Relu1', 'Dropout1', 'Affine2'], ['W1', 'b1', 'W2', 'b2', 'gamma1', 'beta1'])
     """
 
     _container = True
+    # MultiLayerNetExtend sets it: the book's layer names, its dropout, its running variance starting at 0.
+    _book_form = False
 
     def __init__(self, sizes, activation: str = "relu", weight_init=None, rng=None, dtype=np.float64,
-                 name: str | None = None):
+                 name: str | None = None, *, batchnorm: bool = False, dropout: float = 0.0,
+                 weight_decay: float = 0.0):
         super().__init__(name)
+        owner = type(self).__name__
+        if isinstance(weight_decay, bool) or not isinstance(weight_decay, numbers.Real):
+            raise TypeError(f"{owner}: weight_decay must be a real number, got {type(weight_decay).__name__} "
+                            f"{weight_decay!r}")
+        if not (np.isfinite(weight_decay) and weight_decay >= 0):
+            raise ValueError(f"{owner}: weight_decay must be a finite number >= 0, got {weight_decay!r}")
         sizes = [int(s) for s in sizes]
         if len(sizes) < 2 or min(sizes) < 1:
             raise ValueError(f"{type(self).__name__}: sizes must be at least two positive widths, got {sizes}")
@@ -125,8 +151,10 @@ class MLP(Module):
         self.dtype = np.dtype(dtype)
         if self.dtype.kind != "f":
             raise TypeError(f"{type(self).__name__}: dtype must be a float dtype, got {self.dtype}")
-        rng = init.make_rng(rng)  # one Generator, drawn from layer by layer
-        layers = {}
+        rng = None if rng is None else init.make_rng(rng)  # one generator, drawn from layer by layer
+        if self._book_form:
+            prefix = "Activation_function"
+        layers, norms = {}, []
         for index, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
             affine = Linear(n_in, n_out, weight_init=weight_init, rng=rng, dtype=self.dtype)
             affine.weight.name, affine.bias.name = f"W{index}", f"b{index}"
@@ -134,10 +162,24 @@ class MLP(Module):
             self.register(f"W{index}", affine.weight)
             self.register(f"b{index}", affine.bias)
             layers[f"Affine{index}"] = affine
-            if index < len(sizes) - 1:
-                layers[f"{prefix}{index}"] = activation_class()
+            if index == len(sizes) - 1:
+                break
+            if batchnorm:
+                norm = BatchNorm1d(n_out, dtype=self.dtype)
+                if self._book_form:
+                    norm.running_var = np.zeros(n_out, dtype=self.dtype)  # the book's starting point
+                norm.weight.name, norm.bias.name = f"gamma{index}", f"beta{index}"
+                layers[f"BatchNorm{index}"] = norm
+                norms.append(norm)
+            layers[f"{prefix}{index}"] = activation_class()
+            if dropout:
+                layers[f"Dropout{index}"] = Dropout(dropout, inverted=not self._book_form, rng=rng)
+        for norm in norms:  # after every W and b, in the book's order of params
+            self.register(norm.weight.name, norm.weight)
+            self.register(norm.bias.name, norm.bias)
         self.sizes = sizes
         self.activation = activation
+        self.batchnorm, self.dropout, self.weight_decay = bool(batchnorm), float(dropout), float(weight_decay)
         self.layers = Sequential(layers)
         self.lastLayer = SoftmaxWithLoss(name="SoftmaxWithLoss")
         self.params = ParameterArrays(
@@ -165,17 +207,45 @@ class MLP(Module):
         return x
 
     def loss_tensor(self, x, t) -> Tensor:
-        """The mean softmax-with-loss over the batch, as a 0-d Tensor with its graph (for ``backward()``)."""
-        return self.lastLayer(self.forward(x), t)
+        """The mean softmax-with-loss over the batch, plus the weight decay term, as a 0-d Tensor with its graph.
 
-    def predict(self, x) -> np.ndarray:
-        """The scores (N, C) as an ndarray, recording nothing."""
-        with autograd.no_grad():
+        The term is the book's: ``0.5 * weight_decay * sum(W ** 2)`` for each weight matrix, added up
+        from the first. The modes are the network's own (see `Module.train`).
+        """
+        loss = self.lastLayer(self.forward(x), t)
+        if self.weight_decay:
+            decay = 0.0
+            for index in range(1, len(self.sizes)):
+                weight = self.params.tensor(f"W{index}")
+                decay = decay + 0.5 * self.weight_decay * autograd.sum(weight * weight)
+            loss = loss + decay
+        return loss
+
+    @contextlib.contextmanager
+    def _mode(self, training: bool):
+        """Run the layers that depend on the mode (Dropout, BatchNorm) in ``training`` mode, then restore theirs.
+
+        Only those layers are switched: the others compute the same either way, and a TwoLayerNet's
+        `gradient` (the training loop's hot path) then pays for no walk over its modules.
+        """
+        modal = [layer for layer in self.layers.values() if isinstance(layer, (Dropout, BatchNorm1d))]
+        before = [layer.training for layer in modal]
+        for layer in modal:
+            layer.__dict__["training"] = bool(training)
+        try:
+            yield
+        finally:
+            for layer, mode in zip(modal, before):
+                layer.__dict__["training"] = mode
+
+    def predict(self, x, train_flg: bool = False) -> np.ndarray:
+        """The scores (N, C) as an ndarray, recording nothing; in evaluation mode unless ``train_flg``."""
+        with autograd.no_grad(), self._mode(train_flg):
             return self.forward(x).data
 
-    def loss(self, x, t) -> float:
-        """The mean loss over the batch as a float, recording nothing (the seed's ``loss``)."""
-        with autograd.no_grad():
+    def loss(self, x, t, train_flg: bool = False) -> float:
+        """The mean loss (with the weight decay term) as a float, recording nothing (the seed's ``loss``)."""
+        with autograd.no_grad(), self._mode(train_flg):
             return self.loss_tensor(x, t).item()
 
     def accuracy(self, x, t) -> float:
@@ -188,16 +258,20 @@ class MLP(Module):
 
     def numerical_gradient(self, x, t) -> dict:
         """Central differences of `loss` for every parameter, as the seed computes them (slow: 2 losses each)."""
-        loss_W = lambda W: self.loss(x, t)  # noqa: E731 - the seed's form: the loss reads the perturbed params
+        loss_W = lambda W: self.loss(x, t, train_flg=True)  # noqa: E731 - the seed's form: reads the perturbed params
         return {key: autograd.numerical_gradient(loss_W, self.params.tensor(key)) for key in self.params}
 
     def gradient(self, x, t) -> dict:
         """The gradient of the loss for every parameter, from one backward pass over the recorded graph.
 
+        The forward pass runs in training mode, as the book's ``gradient`` does.
+
         Returns new arrays each call (``.grad`` of the parameters is left alone, so nothing accumulates).
         """
         keys = list(self.params)
-        grads = autograd.grad(self.loss_tensor(x, t), [self.params.tensor(key) for key in keys])
+        with self._mode(True):
+            loss = self.loss_tensor(x, t)
+        grads = autograd.grad(loss, [self.params.tensor(key) for key in keys])
         # A gradient may be a view (a bias's batch sum is reshaped); the caller gets arrays of its own.
         return {key: g.data if g.data.flags.owndata else g.data.copy() for key, g in zip(keys, grads)}
 
@@ -211,7 +285,9 @@ class TwoLayerNet(MLP):
     Args:
         input_size, hidden_size, output_size: the seed's sizes (784, 50, 10 for MNIST).
         weight_init_std: the weights' std (the seed's 0.01), or ``"he"`` / ``"xavier"``.
-        rng: an int seed or an `np.random.Generator`; W1 is drawn before W2, as in the seed.
+        rng: an int seed or an `np.random.Generator`; W1 is drawn before W2, as in the seed. None (the
+            default) draws them from NumPy's global generator exactly as the book does, so after
+            ``np.random.seed(0)`` the network starts from the book's weights.
         dtype: float64 (default) or float32.
 
     >>> net = TwoLayerNet(4, 5, 3, rng=0)
@@ -232,3 +308,59 @@ class TwoLayerNet(MLP):
     def __repr__(self) -> str:
         input_size, hidden_size, output_size = self.sizes
         return f"TwoLayerNet({input_size}, {hidden_size}, {output_size}, dtype={self.dtype})"
+
+
+class MultiLayerNetExtend(MLP):
+    """The book's extended multi-layer network (chapter 6): weight decay, dropout and batch normalization.
+
+    The book's constructor and interface (``params``, ``layers``, ``last_layer``, ``predict(x,
+    train_flg=False)``, ``loss(x, t, train_flg=False)``, ``accuracy``, ``gradient``,
+    ``numerical_gradient``), computing what the book's does: for each hidden layer ``Affine`` →
+    ``BatchNorm`` → ``Activation_function`` → ``Dropout``, then an ``Affine`` and a softmax-with-loss;
+    the loss adds ``0.5 * weight_decay_lambda * sum(W ** 2)`` per weight matrix, so ``gradient`` gives
+    ``dW + weight_decay_lambda * W`` as the book's does. Its dropout is the book's (kept values
+    unscaled, ``x * (1 - dropout_ration)`` when evaluating) and its batch normalization starts its
+    running variance at zero, as the book's does. The gradients come from the recorded graph.
+
+    Args:
+        input_size, hidden_size_list, output_size: the layer widths (784, [100, 100, 100], 10).
+        activation: ``"relu"`` or ``"sigmoid"`` (or ``"tanh"``).
+        weight_init_std: a std, or ``"relu"``/``"he"`` (He) or ``"sigmoid"``/``"xavier"`` (Xavier).
+        weight_decay_lambda: the strength of the L2 term, >= 0.
+        use_dropout, dropout_ration: dropout after each hidden activation, and its ratio (the book's spelling).
+        use_batchnorm: batch normalization after each hidden Affine layer.
+        rng: None (NumPy's global generator, as the book: ``np.random.seed`` reproduces its weights and
+            dropout masks), an int seed or an `np.random.Generator`.
+        dtype: float64 (default) or float32.
+
+    >>> net = MultiLayerNetExtend(4, [5, 5], 3, use_batchnorm=True, use_dropout=True, rng=0)
+    >>> list(net.layers)[:4]
+    ['Affine1', 'BatchNorm1', 'Activation_function1', 'Dropout1']
+    >>> sorted(net.gradient(np.ones((2, 4)), np.array([0, 2])))
+    ['W1', 'W2', 'W3', 'b1', 'b2', 'b3', 'beta1', 'beta2', 'gamma1', 'gamma2']
+    """
+
+    _book_form = True
+
+    def __init__(self, input_size: int, hidden_size_list, output_size: int, activation: str = "relu",
+                 weight_init_std="relu", weight_decay_lambda: float = 0, use_dropout: bool = False,
+                 dropout_ration: float = 0.5, use_batchnorm: bool = False, rng=None, dtype=np.float64):
+        hidden_size_list = list(hidden_size_list)
+        super().__init__([input_size, *hidden_size_list, output_size], activation=activation,
+                         weight_init=weight_init_std, rng=rng, dtype=dtype, batchnorm=use_batchnorm,
+                         dropout=dropout_ration if use_dropout else 0.0, weight_decay=weight_decay_lambda)
+        self.input_size, self.output_size = int(input_size), int(output_size)
+        self.hidden_size_list = hidden_size_list
+        self.hidden_layer_num = len(hidden_size_list)
+        self.use_dropout, self.use_batchnorm = bool(use_dropout), bool(use_batchnorm)
+        self.weight_decay_lambda = weight_decay_lambda
+
+    @property
+    def last_layer(self) -> SoftmaxWithLoss:
+        """The book's name for `lastLayer`."""
+        return self.lastLayer
+
+    def __repr__(self) -> str:
+        return (f"MultiLayerNetExtend({self.input_size}, {self.hidden_size_list}, {self.output_size}, "
+                f"activation={self.activation!r}, weight_decay_lambda={self.weight_decay_lambda!r}, "
+                f"use_dropout={self.use_dropout}, use_batchnorm={self.use_batchnorm})")

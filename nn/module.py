@@ -125,6 +125,7 @@ class Module:
         state["_members"] = {}  # key -> Parameter or Module, in the order of assignment
         state["_name"] = name
         state["_key"] = None  # the key under which a parent registered this module
+        state["training"] = True  # train() / eval() switch it, for this module and every submodule
 
     # --- registration -------------------------------------------------------------------------------
     def __setattr__(self, key: str, value) -> None:
@@ -195,6 +196,54 @@ class Module:
     def forward(self, *args, **kwargs):
         """The computation, from autograd ops; subclasses define it (calling the module runs it)."""
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
+
+    # --- modes --------------------------------------------------------------------------------------
+    def modules(self) -> list:
+        """This module and every submodule, depth first in the order of assignment, each once.
+
+        >>> from nn import Linear, ReLU, Sequential
+        >>> [type(m).__name__ for m in Sequential(Linear(2, 2, rng=0), ReLU()).modules()]
+        ['Sequential', 'Linear', 'ReLU']
+        """
+        seen, found = {id(self)}, [self]
+        # An explicit stack, as in named_parameters: deep nesting cannot hit the recursion limit.
+        stack = [iter(self._members.values())]
+        while stack:
+            member = next(stack[-1], None)
+            if member is None:
+                stack.pop()
+            elif isinstance(member, Module) and id(member) not in seen:
+                seen.add(id(member))
+                found.append(member)
+                stack.append(iter(member._members.values()))
+        return found
+
+    def train(self, mode: bool = True):
+        """Set ``training`` to ``mode`` on this module and every submodule; returns ``self`` (PyTorch's convention).
+
+        In training mode `Dropout` drops and `BatchNorm1d`/`BatchNorm2d` normalize with the batch's
+        statistics (and update their running averages); in evaluation mode Dropout passes its input on
+        and BatchNorm uses the running averages. Other layers compute the same in both modes.
+
+        Raises:
+            TypeError: ``mode`` is not a bool.
+
+        >>> from nn import Dropout, Sequential
+        >>> net = Sequential(Dropout(0.5))
+        >>> net.eval() is net, net.training, net[0].training
+        (True, False, False)
+        >>> net.train().training, net[0].training
+        (True, True)
+        """
+        if not isinstance(mode, (bool, np.bool_)):
+            raise TypeError(f"{type(self).__name__}.train: mode must be a bool, got {type(mode).__name__} {mode!r}")
+        for module in self.modules():
+            module.__dict__["training"] = bool(mode)
+        return self
+
+    def eval(self):
+        """Evaluation mode for this module and every submodule: ``train(False)``; returns ``self``."""
+        return self.train(False)
 
     # --- parameters ---------------------------------------------------------------------------------
     def named_parameters(self, prefix: str = ""):

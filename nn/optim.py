@@ -7,12 +7,18 @@ Both forms run the same update rule, so they give identical trajectories. Parame
 hyperparameters are Python floats, which never promote a float32 array.
 
 The rules and defaults are the book's, including its ``eps = 1e-7`` (added to ``sqrt(h)``, not inside it).
+Every optimizer also takes ``weight_decay`` (L2 regularisation, as PyTorch's optimizers take it): each
+step uses ``dW + weight_decay * W`` for the gradient, which is the gradient of the book's
+``0.5 * weight_decay_lambda * sum(W ** 2)`` loss term. It applies to every parameter given, biases
+too; the book decays only the weights, so leave it 0 and put the term in the loss (as `nn.MLP` does)
+to match the book exactly.
 """
 
 from __future__ import annotations
 
 import abc
 import math
+import numbers
 from collections.abc import Iterable, Mapping
 
 import numpy as np
@@ -58,6 +64,7 @@ class Optimizer(abc.ABC):
         params: an iterable of Tensors (e.g. ``model.parameters()``) for ``step()``, or None when only
             the dict form ``update(params, grads)`` is used.
         lr: the learning rate, > 0.
+        weight_decay: L2 regularisation, >= 0: ``weight_decay * W`` is added to each gradient.
 
     Attributes:
         params: the list of Tensors ``step()`` updates.
@@ -65,9 +72,10 @@ class Optimizer(abc.ABC):
         dict_state: the same for the dict form, keyed like the ``params`` dict.
     """
 
-    def __init__(self, params: Iterable[Tensor] | None = None, lr: float = 0.01):
+    def __init__(self, params: Iterable[Tensor] | None = None, lr: float = 0.01, weight_decay: float = 0.0):
         owner = type(self).__name__
         self.lr = _check_number(owner, "lr", lr, low=0.0)
+        self.weight_decay = _check_number(owner, "weight_decay", weight_decay, low=0.0, low_inclusive=True)
         self.params = self._collect(params, owner)
         self.state: list[dict] = [{} for _ in self.params]
         self.dict_state: dict = {}
@@ -112,7 +120,13 @@ class Optimizer(abc.ABC):
     def update(self, params: Mapping, grads: Mapping) -> None:
         """The book's form: update each array of the dict ``params`` in place from ``grads[key]``.
 
-        Values may be ndarrays or Tensors; a key whose gradient is None is skipped. State is kept per key.
+        Values may be ndarrays or Tensors (updated in place) or numbers (the entry is rebound to the new
+        number, as the book's ``params[key] -= ...`` rebinds it: its ``optimizer_compare_naive.py`` keeps
+        Python floats); a key whose gradient is None is skipped. State is kept per key.
+
+        >>> params, grads = {"x": -7.0, "y": 2.0}, {"x": -0.7, "y": 4.0}
+        >>> SGD(lr=0.95).update(params, grads); params
+        {'x': -6.335, 'y': -1.7999999999999998}
 
         Raises:
             ValueError: ``grads`` lacks a key of ``params``, or a gradient has the wrong shape.
@@ -124,9 +138,15 @@ class Optimizer(abc.ABC):
             grad = grads[key]
             if grad is None:
                 continue
-            param = _array_of(value, owner, f"params[{key!r}]")
             grad = grad.data if isinstance(grad, Tensor) else np.asarray(grad)
             state = self.dict_state.setdefault(key, {})
+            if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
+                # A number is immutable: update a 0-d copy and rebind the entry, keeping a NumPy scalar's dtype.
+                number = np.array(value, dtype=value.dtype if isinstance(value, np.floating) else np.float64)
+                self._apply(number, grad, state, repr(key))
+                params[key] = number[()] if isinstance(value, np.floating) else float(number)
+                continue
+            param = _array_of(value, owner, f"params[{key!r}]")
             if isinstance(value, Tensor):
                 self._apply_to_tensor(value, grad, state, repr(key))
             elif param.flags.writeable:
@@ -163,6 +183,8 @@ class Optimizer(abc.ABC):
         elif next(iter(state.values())).shape != param.shape:
             raise ValueError(f"{type(self).__name__}: {name} changed shape to {param.shape} since its state "
                              f"was created")
+        if self.weight_decay:
+            grad = grad + self.weight_decay * param  # a new array: the caller's gradient is left alone
         self._update(param, grad, state)
 
     def _new_state(self, param: np.ndarray) -> dict:
@@ -188,8 +210,8 @@ class SGD(Optimizer):
     array([0.6])
     """
 
-    def __init__(self, params: Iterable[Tensor] | None = None, lr: float = 0.01):
-        super().__init__(params, lr)
+    def __init__(self, params: Iterable[Tensor] | None = None, lr: float = 0.01, weight_decay: float = 0.0):
+        super().__init__(params, lr, weight_decay)
 
     def _new_state(self, param):
         # Reused for lr * dW: a fresh temporary the size of W1 each step costs a page-faulting allocation.
@@ -210,8 +232,9 @@ class Momentum(Optimizer):
     array([0.71])
     """
 
-    def __init__(self, params: Iterable[Tensor] | None = None, lr: float = 0.01, momentum: float = 0.9):
-        super().__init__(params, lr)
+    def __init__(self, params: Iterable[Tensor] | None = None, lr: float = 0.01, momentum: float = 0.9,
+                 weight_decay: float = 0.0):
+        super().__init__(params, lr, weight_decay)
         self.momentum = _check_number(type(self).__name__, "momentum", momentum, low=0.0, high=1.0,
                                       low_inclusive=True)
 
@@ -252,8 +275,9 @@ class AdaGrad(Optimizer):
     array([0.5])
     """
 
-    def __init__(self, params: Iterable[Tensor] | None = None, lr: float = 0.01, eps: float = 1e-7):
-        super().__init__(params, lr)
+    def __init__(self, params: Iterable[Tensor] | None = None, lr: float = 0.01, eps: float = 1e-7,
+                 weight_decay: float = 0.0):
+        super().__init__(params, lr, weight_decay)
         self.eps = _check_number(type(self).__name__, "eps", eps, low=0.0)
 
     def _new_state(self, param):
@@ -274,8 +298,8 @@ class RMSprop(Optimizer):
     """
 
     def __init__(self, params: Iterable[Tensor] | None = None, lr: float = 0.01, decay_rate: float = 0.99,
-                 eps: float = 1e-7):
-        super().__init__(params, lr)
+                 eps: float = 1e-7, weight_decay: float = 0.0):
+        super().__init__(params, lr, weight_decay)
         owner = type(self).__name__
         self.decay_rate = _check_number(owner, "decay_rate", decay_rate, low=0.0, high=1.0, low_inclusive=True)
         self.eps = _check_number(owner, "eps", eps, low=0.0)
@@ -303,8 +327,8 @@ class Adam(Optimizer):
     """
 
     def __init__(self, params: Iterable[Tensor] | None = None, lr: float = 0.001, beta1: float = 0.9,
-                 beta2: float = 0.999, eps: float = 1e-7):
-        super().__init__(params, lr)
+                 beta2: float = 0.999, eps: float = 1e-7, weight_decay: float = 0.0):
+        super().__init__(params, lr, weight_decay)
         owner = type(self).__name__
         self.beta1 = _check_number(owner, "beta1", beta1, low=0.0, high=1.0, low_inclusive=True)
         self.beta2 = _check_number(owner, "beta2", beta2, low=0.0, high=1.0, low_inclusive=True)

@@ -84,7 +84,7 @@ def test_options_give_the_documented_shapes_and_dtypes(tmp_path, normalize, flat
     assert x.dtype == x_test.dtype == (np.float32 if normalize else np.uint8)
     assert t.shape == ((6, 10) if one_hot_label else (6,))
     assert t_test.shape == ((4, 10) if one_hot_label else (4,))
-    assert t.dtype == t_test.dtype == (np.float32 if one_hot_label else np.uint8)
+    assert t.dtype == t_test.dtype == (np.float64 if one_hot_label else np.uint8)  # the book's one-hot dtype
     assert x.flags.writeable and t.flags.writeable
 
 

@@ -19,7 +19,8 @@ def test_linear_has_weight_in_by_out_and_bias_out_and_computes_x_w_plus_b():
 
 
 def test_layers_have_no_backward_of_their_own():
-    for layer in (nn.Linear, nn.ReLU, nn.Sigmoid, nn.Tanh, nn.Sequential, nn.SoftmaxWithLoss):
+    for layer in (nn.Linear, nn.ReLU, nn.Sigmoid, nn.Tanh, nn.Sequential, nn.SoftmaxWithLoss, nn.Dropout, nn.Flatten,
+                  nn.BatchNorm1d, nn.BatchNorm2d):
         assert not hasattr(layer, "backward")
 
 

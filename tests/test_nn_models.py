@@ -223,3 +223,26 @@ def test_mlp_refuses_bad_sizes_and_activations():
         nn.MLP([5])
     with pytest.raises(ValueError, match="activation 'gelu' is not one of"):
         nn.MLP([5, 2], activation="gelu")
+
+
+def test_two_layer_net_without_rng_draws_the_books_weights_from_numpys_global_generator():
+    np.random.seed(0)
+    net = nn.TwoLayerNet(784, 50, 10)
+    np.random.seed(0)  # the book's TwoLayerNet.__init__, in its order: W1, b1, W2, b2
+    book = {"W1": 0.01 * np.random.randn(784, 50), "b1": np.zeros(50),
+            "W2": 0.01 * np.random.randn(50, 10), "b2": np.zeros(10)}
+    for key in KEYS:
+        np.testing.assert_array_equal(net.params[key], book[key])
+    after_net = np.random.rand()
+    np.random.seed(0)
+    np.random.randn(784 * 50 + 50 * 10)
+    assert np.random.rand() == after_net  # the global generator advanced by exactly the book's draws
+
+
+def test_seeded_networks_ignore_numpys_global_generator():
+    np.random.seed(1)
+    first = nn.TwoLayerNet(6, 4, 3, rng=5)
+    np.random.seed(2)
+    second = nn.TwoLayerNet(6, 4, 3, rng=np.random.default_rng(5))
+    for key in KEYS:
+        np.testing.assert_array_equal(first.params[key], second.params[key])

@@ -297,3 +297,96 @@ def test_step_and_update_errors_name_the_parameter_and_shapes():
     with pytest.raises(TypeError, match=r"SGD: params\['W1'\] must be a float ndarray or Tensor updated in "
                                         r"place, got list"):
         SGD().update({"W1": [1.0, 2.0]}, {"W1": np.ones(2)})
+
+
+# --- the book's optimizer_compare_naive.py: params hold Python floats ----------------------------------------
+
+def _book_rule(name, lr):
+    """The book's update rules (common/optimizer.py) over a dict of numbers, as a reference."""
+    state = {"v": {}, "h": {}, "m": {}, "iter": 0}
+
+    def update(params, grads):
+        if name == "adam":
+            state["iter"] += 1
+            lr_t = lr * np.sqrt(1.0 - 0.999 ** state["iter"]) / (1.0 - 0.9 ** state["iter"])
+        for key in params:
+            g = grads[key]
+            if name == "sgd":
+                params[key] -= lr * g
+            elif name == "momentum":
+                state["v"][key] = 0.9 * state["v"].get(key, 0.0) - lr * g
+                params[key] += state["v"][key]
+            elif name == "adagrad":
+                state["h"][key] = state["h"].get(key, 0.0) + g * g
+                params[key] -= lr * g / (np.sqrt(state["h"][key]) + 1e-7)
+            else:
+                m = state["m"].get(key, 0.0)
+                m += (1 - 0.9) * (g - m)
+                state["m"][key] = m
+                v = state["v"].get(key, 0.0)
+                v += (1 - 0.999) * (g ** 2 - v)
+                state["v"][key] = v
+                params[key] -= lr_t * m / (np.sqrt(v) + 1e-7)
+    return update
+
+
+@pytest.mark.parametrize("name, cls, lr", [("sgd", SGD, 0.95), ("momentum", Momentum, 0.1),
+                                           ("adagrad", AdaGrad, 1.5), ("adam", Adam, 0.3)])
+def test_update_takes_python_floats_and_follows_the_book_step_for_step(name, cls, lr):
+    def df(x, y):  # the gradient of the book's f(x, y) = x²/20 + y²
+        return x / 10.0, 2.0 * y
+
+    ours, book = {"x": -7.0, "y": 2.0}, {"x": -7.0, "y": 2.0}
+    optimizer, book_update = cls(lr=lr), _book_rule(name, lr)
+    for _ in range(30):
+        grads = dict(zip("xy", df(ours["x"], ours["y"])))
+        optimizer.update(ours, grads)
+        book_update(book, dict(zip("xy", df(book["x"], book["y"]))))
+        assert type(ours["x"]) is float
+        assert (ours["x"], ours["y"]) == (book["x"], book["y"])
+    assert abs(ours["y"]) < 2.0
+
+
+def test_update_keeps_a_numpy_scalars_dtype():
+    params = {"w": np.float32(1.0)}
+    SGD(lr=0.5).update(params, {"w": 1})
+    assert params["w"] == np.float32(0.5) and params["w"].dtype == np.float32
+
+
+# --- weight decay --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("cls", ALL)
+def test_weight_decay_adds_decay_times_w_to_the_gradient_in_both_forms(cls):
+    rng = np.random.default_rng(3)
+    start, grad = rng.standard_normal((3, 2)), rng.standard_normal((3, 2))
+    decayed, plain = {"W": start.copy()}, {"W": start.copy()}
+    cls(lr=0.1, weight_decay=0.01).update(decayed, {"W": grad})
+    cls(lr=0.1).update(plain, {"W": grad + 0.01 * start})
+    np.testing.assert_array_equal(decayed["W"], plain["W"])
+    tensor = Tensor(start.copy())
+    tensor.grad = grad.copy()
+    cls([tensor], lr=0.1, weight_decay=0.01).step()
+    np.testing.assert_array_equal(tensor.data, plain["W"])
+    np.testing.assert_array_equal(tensor.grad, grad)  # the gradient itself is left alone
+
+
+def test_weight_decay_is_the_gradient_of_the_books_half_lambda_w_squared_loss_term():
+    from autograd import grad as graph_grad, sum as graph_sum
+
+    rng = np.random.default_rng(4)
+    W, x = Tensor(rng.standard_normal((3, 2))), rng.standard_normal((5, 3))
+    decay = 0.1  # the book's weight_decay_lambda
+    data_loss = lambda W: graph_sum((Tensor(x) @ W) ** 2)  # noqa: E731
+    (with_term,) = graph_grad(data_loss(W) + 0.5 * decay * graph_sum(W ** 2), [W])
+    (without,) = graph_grad(data_loss(W), [W])
+    by_term, by_decay = {"W": W.data.copy()}, {"W": W.data.copy()}
+    SGD(lr=0.01).update(by_term, {"W": with_term.data})
+    SGD(lr=0.01, weight_decay=decay).update(by_decay, {"W": without.data})
+    np.testing.assert_allclose(by_decay["W"], by_term["W"], rtol=1e-14)
+
+
+def test_weight_decay_must_be_a_number_at_least_zero():
+    with pytest.raises(ValueError, match=r"Adam: weight_decay must be in \[0, inf\), got -0.1"):
+        Adam(weight_decay=-0.1)
+    with pytest.raises(TypeError, match=r"SGD: weight_decay must be a real number, got str '0'"):
+        SGD(weight_decay="0")

@@ -1,0 +1,62 @@
+"""Training helpers that act on parameters' gradients: `clip_grad_norm_`."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from autograd import Tensor
+
+__all__ = ["clip_grad_norm_"]
+
+
+def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0) -> float:
+    """Scale the gradients of ``parameters`` so that their joint norm is at most ``max_norm``; return the norm.
+
+    The norm is taken over all gradients together, as if they were one vector (parameters whose
+    ``.grad`` is None are skipped). When it exceeds ``max_norm``, every gradient is multiplied by
+    ``max_norm / (norm + 1e-6)`` (PyTorch's rule); otherwise nothing changes. Each clipped ``.grad``
+    is a new array, so an array shared elsewhere is left alone.
+
+    Args:
+        parameters: a Tensor or an iterable of Tensors (``model.parameters()``).
+        max_norm: the largest norm allowed, > 0.
+        norm_type: 2.0 (Euclidean, the default) or ``math.inf`` (the largest absolute value).
+
+    Returns:
+        The joint norm of the gradients before clipping, as a float.
+
+    Raises:
+        TypeError: a parameter is not a Tensor, or ``max_norm`` is not a number.
+        ValueError: ``max_norm`` is not > 0, or ``norm_type`` is neither 2 nor inf.
+
+    >>> w = Tensor([0.0, 0.0]); w.grad = np.array([3.0, 4.0])
+    >>> clip_grad_norm_([w], max_norm=1.0)
+    5.0
+    >>> w.grad.round(6)
+    array([0.6, 0.8])
+    """
+    if isinstance(max_norm, bool) or not isinstance(max_norm, numbers.Real):
+        raise TypeError(f"clip_grad_norm_: max_norm must be a real number, got {type(max_norm).__name__} {max_norm!r}")
+    if not max_norm > 0:
+        raise ValueError(f"clip_grad_norm_: max_norm must be > 0, got {max_norm!r}")
+    if norm_type not in (2, math.inf):
+        raise ValueError(f"clip_grad_norm_: norm_type must be 2.0 or math.inf, got {norm_type!r}")
+    params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
+    for index, param in enumerate(params):
+        if not isinstance(param, Tensor):
+            raise TypeError(f"clip_grad_norm_: parameters[{index}] is a {type(param).__name__}, not a Tensor")
+    with_grad = [param for param in params if param.grad is not None]
+    if not with_grad:
+        return 0.0
+    if norm_type == math.inf:
+        total = max(float(np.max(np.abs(param.grad), initial=0.0)) for param in with_grad)
+    else:
+        total = math.sqrt(sum(float(np.vdot(param.grad, param.grad)) for param in with_grad))
+    coefficient = float(max_norm) / (total + 1e-6)
+    if coefficient < 1.0:
+        for param in with_grad:
+            param.grad = param.grad * param.grad.dtype.type(coefficient)
+    return total

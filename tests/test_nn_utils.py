@@ -1,0 +1,53 @@
+"""nn.utils.clip_grad_norm_: the joint norm, the scaling rule, skipped parameters, errors."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from autograd import Tensor
+from nn.utils import clip_grad_norm_
+
+
+def _with_grad(grad):
+    tensor = Tensor(np.zeros(np.shape(grad)))
+    tensor.grad = np.array(grad, dtype=float)
+    return tensor
+
+
+def test_clip_scales_all_gradients_together_to_max_norm_and_returns_the_norm_before():
+    a, b, none = _with_grad([3.0, 0.0]), _with_grad([[0.0], [4.0]]), Tensor([1.0])
+    assert clip_grad_norm_([a, b, none], max_norm=2.5) == 5.0
+    np.testing.assert_allclose(a.grad, [1.5, 0.0], rtol=1e-6)
+    np.testing.assert_allclose(b.grad, [[0.0], [2.0]], rtol=1e-6)
+    assert none.grad is None
+    assert math.isclose(math.hypot(a.grad[0], b.grad[1, 0]), 2.5, rel_tol=1e-6)
+
+
+def test_clip_leaves_small_gradients_alone_and_takes_a_single_tensor():
+    a = _with_grad([0.3, 0.4])
+    shared = a.grad
+    assert clip_grad_norm_(a, max_norm=1.0) == pytest.approx(0.5)
+    assert a.grad is shared
+    assert clip_grad_norm_([Tensor([1.0])], max_norm=1.0) == 0.0
+
+
+def test_clip_with_the_infinity_norm_and_float32_gradients():
+    a = Tensor(np.zeros(2, dtype=np.float32))
+    a.grad = np.array([-6.0, 2.0], dtype=np.float32)
+    assert clip_grad_norm_([a], max_norm=3.0, norm_type=math.inf) == 6.0
+    assert a.grad.dtype == np.float32
+    np.testing.assert_allclose(a.grad, [-3.0, 1.0], rtol=1e-6)
+
+
+def test_clip_errors_name_the_argument_and_value():
+    with pytest.raises(ValueError, match=r"clip_grad_norm_: max_norm must be > 0, got 0"):
+        clip_grad_norm_([], 0)
+    with pytest.raises(TypeError, match=r"clip_grad_norm_: max_norm must be a real number, got str '1'"):
+        clip_grad_norm_([], "1")
+    with pytest.raises(ValueError, match=r"clip_grad_norm_: norm_type must be 2.0 or math.inf, got 1"):
+        clip_grad_norm_([], 1.0, norm_type=1)
+    with pytest.raises(TypeError, match=r"clip_grad_norm_: parameters\[1\] is a ndarray, not a Tensor"):
+        clip_grad_norm_([Tensor([1.0]), np.ones(2)], 1.0)
