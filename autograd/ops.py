@@ -357,5 +357,110 @@ SOFTMAX_CROSS_ENTROPY = Op("softmax_cross_entropy", symbol="softmax-CE", saves=T
                            forward=_softmax_ce_forward, vjp=_softmax_ce_vjp)
 
 
+# --- elementwise: trigonometry, clipping, leaky ReLU ------------------------------------------------------
+SIN = Op("sin", forward=np.sin, vjp=lambda g, out, x: g * call(COS, x), reads=("x",))
+
+COS = Op("cos", forward=np.cos, vjp=lambda g, out, x: -g * call(SIN, x), reads=("x",))
+
+
+def _clip_mask(x, low, high):
+    inside = np.ones(x.shape, dtype=bool)
+    if low is not None:
+        inside &= x >= low
+    if high is not None:
+        inside &= x <= high
+    return inside
+
+
+# The gradient passes where low <= x <= high, bounds included (PyTorch's clamp); the mask is a constant.
+CLIP = Op("clip", reads=("x",),
+          forward=lambda x, low, high: np.clip(x, low, high),
+          vjp=lambda g, out, x, low, high: g * _clip_mask(_array(x), low, high))
+
+
+def _leaky_slope(x, negative_slope):
+    return np.where(x > 0, 1.0, negative_slope).astype(x.dtype, copy=False)
+
+
+# Slope 1 where x > 0, else negative_slope: at exactly 0 the slope is negative_slope, as relu'(0) = 0.
+LEAKY_RELU = Op("leaky_relu", reads=("x",),
+                forward=lambda x, negative_slope: np.where(x > 0, x, x * negative_slope),
+                vjp=lambda g, out, x, negative_slope: g * _leaky_slope(_array(x), negative_slope))
+
+
+# --- images: im2col / col2im (the book's layout) and max pooling ----------------------------------------------
+# Images are (N, C, H, W); kernel, stride and pad are (height, width) pairs. A col has one row per output
+# position and one column per (channel, kernel row, kernel column): shape (N*out_h*out_w, C*kh*kw), the
+# book's im2col layout, so a convolution is one matmul of the col with the filters as columns.
+def out_size(size: int, kernel: int, stride: int, pad: int) -> int:
+    """The number of window positions along one side: ``(size + 2 pad - kernel) // stride + 1``."""
+    return (size + 2 * pad - kernel) // stride + 1
+
+
+def _windows(x, kernel, stride, pad, pad_value=0.0):
+    """A read-only strided view (N, out_h, out_w, C, kh, kw) of the padded image: no copy yet."""
+    n, c, h, w = x.shape
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, pad
+    if ph or pw:
+        x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=pad_value)
+    oh, ow = out_size(h, kh, sh, ph), out_size(w, kw, sw, pw)
+    s_n, s_c, s_h, s_w = x.strides
+    return np.lib.stride_tricks.as_strided(
+        x, (n, oh, ow, c, kh, kw), (s_n, s_h * sh, s_w * sw, s_c, s_h, s_w), writeable=False)
+
+
+def _im2col_forward(x, kernel, stride, pad, pad_value=0.0):
+    windows = _windows(x, kernel, stride, pad, pad_value)
+    n, oh, ow, c, kh, kw = windows.shape
+    col = np.empty((n * oh * ow, c * kh * kw), dtype=x.dtype)
+    col.reshape(windows.shape)[...] = windows  # the one copy
+    return col
+
+
+def _col2im_forward(col, shape, kernel, stride, pad):
+    # Each col entry is added back to the pixel it was copied from; overlapping windows accumulate.
+    n, c, h, w = shape
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, pad
+    oh, ow = out_size(h, kh, sh, ph), out_size(w, kw, sw, pw)
+    windows = col.reshape(n, oh, ow, c, kh, kw)
+    img = np.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=col.dtype)  # channels last, as the windows are
+    for i in range(kh):
+        for j in range(kw):
+            img[:, i:i + sh * oh:sh, j:j + sw * ow:sw, :] += windows[:, :, :, :, i, j]
+    return np.ascontiguousarray(img[:, ph:ph + h, pw:pw + w, :].transpose(0, 3, 1, 2))
+
+
+# im2col and col2im are linear and each other's adjoint, so each one's VJP is the other.
+IM2COL = Op("im2col", reads=(),
+            forward=_im2col_forward,
+            vjp=lambda g, out, x, kernel, stride, pad: call(COL2IM, g, shape=x.shape, kernel=kernel,
+                                                            stride=stride, pad=pad))
+
+COL2IM = Op("col2im", reads=(),
+            forward=_col2im_forward,
+            vjp=lambda g, out, col, shape, kernel, stride, pad: call(IM2COL, g, kernel=kernel, stride=stride,
+                                                                     pad=pad))
+
+
+def _max_pool_forward(x, kernel, stride, pad, pad_value):
+    n, c = x.shape[:2]
+    rows = _im2col_forward(x, kernel, stride, pad, pad_value).reshape(-1, kernel[0] * kernel[1])
+    winners = rows.argmax(axis=1)  # the first maximum of each window, as the book's np.argmax
+    out = rows[np.arange(rows.shape[0]), winners]
+    oh, ow = out_size(x.shape[2], kernel[0], stride[0], pad[0]), out_size(x.shape[3], kernel[1], stride[1], pad[1])
+    return out.reshape(n, oh, ow, c).transpose(0, 3, 1, 2), winners
+
+
+def _max_pool_vjp(g, out, x, kernel, stride, pad, pad_value, saved):
+    # Each window's gradient goes to its winner only: at ties, the first maximum in the window's row-major
+    # order (the book's argmax), not shared as `max` shares it. A NaN is the maximum (np.argmax's rule).
+    area = kernel[0] * kernel[1]
+    onehot = (np.arange(area) == saved[:, None]).astype(_array(g).dtype)  # a constant of the graph
+    dcol = (g.transpose(0, 2, 3, 1).reshape(-1, 1) * onehot).reshape(-1, x.shape[1] * area)
+    return call(COL2IM, dcol, shape=x.shape, kernel=kernel, stride=stride, pad=pad)
+
+
+MAX_POOL2D = Op("max_pool2d", saves=True, reads=(), forward=_max_pool_forward, vjp=_max_pool_vjp)
+
 ALL_OPS = tuple(v for v in list(globals().values()) if isinstance(v, Op))
 """Every op in the table (the tests check that each has a spec)."""
