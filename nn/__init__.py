@@ -9,6 +9,7 @@
 """
 
 from . import compat, data, datasets, init, optim, serialization
+from .conv import AvgPool2d, Conv2d, MaxPool2d
 from .layers import Affine, Linear, ReLU, Sequential, Sigmoid, Tanh
 from .losses import SoftmaxWithLoss
 from .models import MLP, ParameterArrays, TwoLayerNet
@@ -16,6 +17,7 @@ from .module import Module, Parameter
 
 __all__ = [
     "Module", "Parameter", "Linear", "Affine", "ReLU", "Sigmoid", "Tanh", "Sequential", "SoftmaxWithLoss",
+    "Conv2d", "MaxPool2d", "AvgPool2d",
     "MLP", "TwoLayerNet", "ParameterArrays", "init", "compat", "optim", "data", "datasets",
     "serialization",
 ]
