@@ -84,10 +84,13 @@ def log_of_base(base) -> float:
 
 
 def matmul(x, y) -> Tensor:
-    """Matrix product of 1-d and 2-d operands, as ``np.dot`` (and the ``@`` operator) computes it.
+    """Matrix product: ``np.dot`` for 1-d and 2-d operands; on 3-d and more, NumPy's ``matmul`` rules (a stack
+    of matrices, batch dimensions broadcast, a 1-d operand promoted and its dimension dropped again).
 
     >>> matmul(Tensor(np.ones((2, 3))), Tensor(np.ones(3))).data
     array([3., 3.])
+    >>> matmul(Tensor(np.ones((5, 2, 3))), Tensor(np.ones((3, 4)))).shape
+    (5, 2, 4)
     >>> matmul(Tensor(np.ones((3, 4))), Tensor(np.ones((5, 2))))
     Traceback (most recent call last):
     ...

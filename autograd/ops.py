@@ -149,29 +149,58 @@ def _pow_vjp(g, out, x, exponent):
 POW = Op("pow", symbol="**", forward=lambda x, exponent: x ** exponent, vjp=_pow_vjp, reads=("x",))
 
 
-# --- matmul: np.dot on 1-d and 2-d operands -------------------------------------------------------------
+# --- matmul: np.dot on 1-d and 2-d operands, NumPy's matmul rules on 3-d and more ---------------------------
 def _matmul_forward(x, y):
-    if not (1 <= x.ndim <= 2 and 1 <= y.ndim <= 2):
-        raise ValueError(f"matmul: operands must be 1-d or 2-d, got shapes {x.shape} and {y.shape}")
-    if x.shape[-1] != y.shape[0]:
+    if x.ndim == 0 or y.ndim == 0:
+        raise ValueError(f"matmul: operands must have at least 1 dimension, got shapes {x.shape} and {y.shape}")
+    y_dim = 0 if y.ndim == 1 else y.ndim - 2  # the dimension of y that meets x's last
+    if x.shape[-1] != y.shape[y_dim]:
         raise ValueError(
             f"matmul: shapes {x.shape} and {y.shape} are not aligned: "
-            f"{x.shape[-1]} (dim {x.ndim - 1}) != {y.shape[0]} (dim 0)"
+            f"{x.shape[-1]} (dim {x.ndim - 1}) != {y.shape[y_dim]} (dim {y_dim})"
         )
-    return np.dot(x, y)
+    if x.ndim <= 2 and y.ndim <= 2:
+        return np.dot(x, y)
+    x_batch, y_batch = x.shape[:-2], y.shape[:-2]
+    try:
+        np.broadcast_shapes(x_batch, y_batch)
+    except ValueError:
+        raise ValueError(f"matmul: the batch dimensions {x_batch} and {y_batch} of shapes {x.shape} and {y.shape} "
+                         "cannot be broadcast together") from None
+    return np.matmul(x, y)
 
 
 def _outer(a, b):
     return a.reshape(-1, 1) * b.reshape(1, -1)
 
 
+def _swap_last(a):
+    return a.transpose(tuple(range(a.ndim - 2)) + (a.ndim - 1, a.ndim - 2))
+
+
+def _as_matrices(g, x, y):
+    """g, x and y with matmul's promoted 1-d operands made matrices again: x (n,) -> (1, n), y (n,) -> (n, 1)."""
+    if y.ndim == 1:
+        g, y = g.reshape(g.shape + (1,)), y.reshape(-1, 1)
+    if x.ndim == 1:
+        g, x = g.reshape(g.shape[:-1] + (1,) + g.shape[-1:]), x.reshape(1, -1)
+    return g, x, y
+
+
+# Batched (3-d and more): each product's gradient, summed over the batch dimensions its operand was broadcast along.
 def _matmul_vjp_x(g, out, x, y):
+    if x.ndim > 2 or y.ndim > 2:
+        g, x2, y2 = _as_matrices(g, x, y)
+        return sum_to(g @ _swap_last(y2), x2.shape).reshape(x.shape)
     if y.ndim == 2:
         return g @ y.T
     return _outer(g, y) if x.ndim == 2 else g * y
 
 
 def _matmul_vjp_y(g, out, x, y):
+    if x.ndim > 2 or y.ndim > 2:
+        g, x2, y2 = _as_matrices(g, x, y)
+        return sum_to(_swap_last(x2) @ g, y2.shape).reshape(y.shape)
     if x.ndim == 2:
         return x.T @ g
     return _outer(x, g) if y.ndim == 2 else g * x

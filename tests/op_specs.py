@@ -514,3 +514,32 @@ SPECS += (
            composite=True),
 )
 SPECS_BY_NAME = {spec.name: spec for spec in SPECS}
+
+
+@st.composite
+def _batched_matmul_cases(draw, max_side: int):
+    """Operands of which at least one is 3-d or more: batch dimensions that broadcast (sides of 1, missing
+    leading ones), and 1-d operands that matmul promotes."""
+    side = st.integers(1, builtins_min(max_side, 4))
+    m, n, k = draw(side), draw(side), draw(side)
+    batch = draw(hnp.array_shapes(min_dims=1, max_dims=2, max_side=3))
+
+    def operand_batch():
+        kept = draw(st.integers(0, len(batch)))
+        return tuple(b if draw(st.booleans()) else 1 for b in batch[len(batch) - kept:])
+
+    batched = batch if draw(st.booleans()) else tuple(1 for _ in batch[:-1]) + batch[-1:]
+    x_shape, y_shape = batched + (m, n), draw(st.sampled_from([operand_batch() + (n, k), (n,)]))
+    if draw(st.booleans()):  # the batched operand on the right
+        x_shape, y_shape = draw(st.sampled_from([operand_batch() + (m, n), (n,)])), batched + (n, k)
+    return Case((x_shape, y_shape))
+
+
+# The MATMUL row on 3-d and more (NumPy's matmul rules); a row of its own, so the matmul row stays as it is.
+SPECS += (
+    OpSpec("batched_matmul", lambda x, y: x @ y, np.matmul, _batched_matmul_cases,
+           (Case(((2, 3, 4), (4, 5))), Case(((2, 1, 3, 4), (5, 4, 2))), Case(((3,), (2, 3, 4))),
+            Case(((2, 3, 4), (4,))), Case(((3, 2, 3), (3, 3, 2)))),
+           domain=(ANY, ANY), composite=True),
+)
+SPECS_BY_NAME = {spec.name: spec for spec in SPECS}

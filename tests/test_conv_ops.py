@@ -1,4 +1,4 @@
-"""Convolution, pooling, im2col/col2im and the small elementwise ops of issue 9: values against NumPy loops and
+"""Convolution, pooling, im2col/col2im, batched matmul and the small elementwise ops of issue 9: values against NumPy loops and
 the book's im2col formulas, gradients against central differences (float64 and float32), second order,
 the tie rule of max pooling, and every error. The op-table properties run from `op_specs`."""
 
@@ -179,6 +179,7 @@ SECOND_ORDER = {
     "conv2d then sin": (lambda x: autograd.sin(autograd.conv2d(x, np.ones((2, 2, 3, 3)) * 0.3)).sum(), (1, 2, 5, 4)),
     "max_pool2d": (lambda x: (autograd.max_pool2d(x, 2, 1, 1) ** 3).sum(), (1, 2, 4, 5)),
     "avg_pool2d": (lambda x: (autograd.avg_pool2d(x, 3, 2, 1) ** 3).sum(), (1, 2, 5, 5)),
+    "batched matmul": (lambda x: ((x @ x[0]) ** 2).sum() + (x @ np.ones(3)).sum() ** 2, (2, 3, 3)),
     "sin, cos": (lambda x: (autograd.sin(x) * autograd.cos(x * x)).sum(), (5,)),
     "clip, leaky_relu, min": (lambda x: (autograd.clip(x, -1, 1) ** 3).sum() + (autograd.leaky_relu(x, 0.2) ** 2).sum()
                               + autograd.min(x) ** 3, (6,)),
@@ -271,3 +272,19 @@ ERRORS = [
 def test_bad_arguments_name_the_op_and_the_values(call, error, message):
     with pytest.raises(error, match=re.escape(message)):
         call()
+
+
+# --- batched matmul ---------------------------------------------------------------------------------------
+def test_batched_matmul_gradient_of_a_broadcast_operand_sums_over_the_batch():
+    a, b = Tensor(_data((4, 2, 3))), Tensor(_data((3, 5), 1))
+    (a @ b).backward(np.ones((4, 2, 5)))
+    np.testing.assert_allclose(b.grad, np.einsum("bij,bik->jk", a.data, np.ones((4, 2, 5))), rtol=1e-12)
+    np.testing.assert_allclose(a.grad, np.ones((4, 2, 5)) @ b.data.T, rtol=1e-12)
+
+
+def test_batched_matmul_keeps_float32():
+    a, b = Tensor(_data((2, 2, 3), 0, np.float32)), Tensor(_data((3,), 1, np.float32))
+    out = a @ b
+    assert out.shape == (2, 2) and out.dtype == np.float32
+    out.sum().backward()
+    assert a.grad.dtype == b.grad.dtype == np.float32
