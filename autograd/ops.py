@@ -16,7 +16,6 @@ Vocabulary of the VJP rules:
 from __future__ import annotations
 
 import inspect
-from builtins import max as builtins_max
 
 import numpy as np
 
@@ -455,7 +454,7 @@ def _col2im_forward(col, shape, kernel, stride, pad):
     windows = col.reshape(n, oh, ow, c, kh, kw)
     if sh >= kh and sw >= kw:
         # Windows that never overlap (pooling's usual stride = kernel): one strided copy, no additions.
-        img = np.zeros((n, c, builtins_max(h + 2 * ph, oh * sh), builtins_max(w + 2 * pw, ow * sw)), dtype=col.dtype)
+        img = np.zeros((n, c, max(h + 2 * ph, oh * sh), max(w + 2 * pw, ow * sw)), dtype=col.dtype)
         s_n, s_c, s_h, s_w = img.strides
         blocks = np.lib.stride_tricks.as_strided(img, (n, c, oh, kh, ow, kw), (s_n, s_c, s_h * sh, s_h, s_w * sw, s_w))
         blocks[...] = windows.transpose(0, 3, 1, 4, 2, 5)

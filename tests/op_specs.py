@@ -412,13 +412,10 @@ def _window_setup(draw, max_side: int, *, max_pad_is_half_kernel: bool = False):
     kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     stride = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
     pad = tuple(draw(st.integers(0, k // 2 if max_pad_is_half_kernel else 1)) for k in kernel)
-    sides = tuple(draw(st.integers(builtins_max(1, k - 2 * p), builtins_max(k, builtins_min(max_side, 7))))
+    sides = tuple(draw(st.integers(max(1, k - 2 * p), max(k, min(max_side, 7))))
                   for k, p in zip(kernel, pad))
     shape = (draw(st.integers(1, 2)), draw(st.integers(1, 2))) + sides
     return shape, kernel, stride, pad
-
-
-builtins_max, builtins_min = max, min
 
 
 @st.composite
@@ -520,7 +517,7 @@ SPECS_BY_NAME = {spec.name: spec for spec in SPECS}
 def _batched_matmul_cases(draw, max_side: int):
     """Operands of which at least one is 3-d or more: batch dimensions that broadcast (sides of 1, missing
     leading ones), and 1-d operands that matmul promotes."""
-    side = st.integers(1, builtins_min(max_side, 4))
+    side = st.integers(1, min(max_side, 4))
     m, n, k = draw(side), draw(side), draw(side)
     batch = draw(hnp.array_shapes(min_dims=1, max_dims=2, max_side=3))
 

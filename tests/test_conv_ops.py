@@ -288,3 +288,16 @@ def test_batched_matmul_keeps_float32():
     assert out.shape == (2, 2) and out.dtype == np.float32
     out.sum().backward()
     assert a.grad.dtype == b.grad.dtype == np.float32
+
+
+@pytest.mark.parametrize("name", ["max_pool2d", "avg_pool2d"])
+@pytest.mark.parametrize("kernel, stride, pad", [(2, 2, 0), (3, 2, 1), (3, 1, 1)], ids=["k2-s2-p0", "k3-s2-p1", "k3-s1-p1"])
+def test_pooling_float32_gradients_match_float64_central_differences(name, kernel, stride, pad):
+    x64 = (np.random.default_rng(8).permutation(2 * 5 * 5) * 0.4 - 10.0).reshape(1, 2, 5, 5)
+    reference = SPECS_BY_NAME[name].reference
+    weights = _data(reference(x64, kernel, stride, pad).shape, 9)
+    leaf = Tensor(x64.astype(np.float32))
+    (getattr(autograd, name)(leaf, kernel, stride, pad) * weights.astype(np.float32)).sum().backward()
+    assert leaf.grad.dtype == np.float32
+    numerical = numerical_gradient(lambda a: float(np.sum(reference(a, kernel, stride, pad) * weights)), x64.copy())
+    np.testing.assert_allclose(leaf.grad, numerical, rtol=1e-5, atol=1e-5)

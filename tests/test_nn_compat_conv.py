@@ -7,8 +7,14 @@ import numpy as np
 import pytest
 
 import autograd
+from benchmarks import seed_layers
 from nn import compat
 import _book_conv as book
+
+# The book's hand-written layers: its im2col Convolution and Pooling, and its chapter-5 Relu, Affine, loss.
+BOOK = {"Convolution": book.Convolution, "Pooling": book.Pooling, "Relu": seed_layers.Relu,
+        "Affine": seed_layers.Affine, "SoftmaxWithLoss": seed_layers.SoftmaxWithLoss}
+OURS = {name: getattr(compat, name) for name in BOOK}
 
 CONV_GEOMETRIES = [  # (x shape, W shape, stride, pad): strides 1 and 2, padding 0 and 1, odd sizes
     ((2, 1, 28, 28), (30, 1, 5, 5), 1, 0),  # the book's SimpleConvNet
@@ -76,15 +82,15 @@ def test_convolution_backward_uses_the_weights_its_forward_saw_though_the_caller
     assert ours.forward(x) is not None and ours.col_W[0, 0] == W[0, 0, 0, 0]  # the next forward reads W anew
 
 
-def test_a_small_convnet_of_compat_layers_equals_the_books_layers_through_a_loss():
+def test_a_small_convnet_of_compat_layers_equals_the_books_hand_written_layers_through_a_loss():
     rng = np.random.default_rng(6)
     x, t = rng.standard_normal((4, 1, 10, 10)), np.array([0, 2, 1, 2])
     W1, b1 = 0.1 * rng.standard_normal((5, 1, 3, 3)), np.zeros(5)
     W2, b2 = 0.1 * rng.standard_normal((5 * 4 * 4, 3)), np.zeros(3)
     grads = {}
-    for name, make in (("ours", compat), ("book", book)):
-        conv, pool = make.Convolution(W1, b1, 1, 0), make.Pooling(2, 2, stride=2)
-        relu, affine, loss = compat.Relu(), compat.Affine(W2, b2), compat.SoftmaxWithLoss()
+    for name, make in (("ours", OURS), ("book", BOOK)):
+        conv, pool = make["Convolution"](W1, b1, 1, 0), make["Pooling"](2, 2, stride=2)
+        relu, affine, loss = make["Relu"](), make["Affine"](W2, b2), make["SoftmaxWithLoss"]()
         h = pool.forward(relu.forward(conv.forward(x)))
         loss.forward(affine.forward(h.reshape(4, -1)), t)
         dh = affine.backward(loss.backward()).reshape(h.shape)
@@ -122,3 +128,28 @@ def test_pooling_under_no_grad_still_keeps_arg_max():
 def test_shapes_that_do_not_fit_are_refused_naming_the_layer(call, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         call()
+
+
+def test_thirty_sgd_steps_of_a_compat_convnet_equal_the_books_layers_step_for_step():
+    rng = np.random.default_rng(10)
+    x, t = rng.random((8, 1, 12, 12)), rng.integers(0, 4, 8)
+    start = {"W1": 0.1 * rng.standard_normal((6, 1, 3, 3)), "b1": np.zeros(6),
+             "W2": 0.1 * rng.standard_normal((6 * 5 * 5, 4)), "b2": np.zeros(4)}
+    runs = {}
+    for name, make in (("ours", OURS), ("book", BOOK)):
+        params = {key: value.copy() for key, value in start.items()}
+        conv, pool = make["Convolution"](params["W1"], params["b1"], 1, 0), make["Pooling"](2, 2, stride=2)
+        relu, affine, loss = make["Relu"](), make["Affine"](params["W2"], params["b2"]), make["SoftmaxWithLoss"]()
+        losses = []
+        for _ in range(30):
+            h = pool.forward(relu.forward(conv.forward(x)))
+            losses.append(loss.forward(affine.forward(h.reshape(len(x), -1)), t))
+            dh = affine.backward(loss.backward()).reshape(h.shape)
+            conv.backward(relu.backward(pool.backward(dh)))
+            for key, grad in (("W1", conv.dW), ("b1", conv.db), ("W2", affine.dW), ("b2", affine.db)):
+                params[key] -= 0.1 * grad  # the book's update, in place
+        runs[name] = (losses, params)
+    np.testing.assert_allclose(runs["ours"][0], runs["book"][0], rtol=1e-6)  # the book's loss adds 1e-7 in its log
+    assert runs["ours"][0][-1] < runs["ours"][0][0]
+    for key in start:
+        np.testing.assert_allclose(runs["ours"][1][key], runs["book"][1][key], rtol=1e-10, atol=1e-12)
