@@ -301,3 +301,19 @@ def test_pooling_float32_gradients_match_float64_central_differences(name, kerne
     assert leaf.grad.dtype == np.float32
     numerical = numerical_gradient(lambda a: float(np.sum(reference(a, kernel, stride, pad) * weights)), x64.copy())
     np.testing.assert_allclose(leaf.grad, numerical, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("kernel, stride, pad", [(2, 2, 0), (3, 2, 1), (3, 1, 1), (2, 3, 1)],
+                         ids=["apart", "overlapping-padded", "stride-1", "gaps"])
+def test_max_pool_backward_recorded_for_create_graph_equals_the_plain_scatter(kernel, stride, pad):
+    x = np.maximum(_data((2, 3, 7, 6)), 0.0)  # ties at 0
+    weights = _data(autograd.max_pool2d(x, kernel, stride, pad).shape, 1)
+
+    def f(t):
+        return (autograd.max_pool2d(t, kernel, stride, pad) ** 2 * weights).sum()
+
+    plain, recorded = Tensor(x), Tensor(x)
+    f(plain).backward()
+    (recorded_grad,) = grad(f(recorded), [recorded], create_graph=True)
+    assert recorded_grad.requires_grad  # the max-pool VJP ran on Tensors: the one-hot rule
+    np.testing.assert_allclose(recorded_grad.data, plain.grad, rtol=1e-14, atol=1e-15)
