@@ -398,8 +398,8 @@ def conv2d(x, W, b=None, stride=1, pad=0) -> Tensor:
     """2-d convolution (cross-correlation, as the book and PyTorch compute it) of images with filters.
 
     Computed as the book's chapter 7 does: the input is unrolled by ``im2col`` into one row per output
-    position, multiplied by the filters (one column each), and reshaped back; its gradients come from
-    the graph (``col2im`` is im2col's VJP).
+    position, multiplied by the filters (one column each), and reshaped back. One op: its VJPs are the
+    book's backward written with ops (``col2im`` for the input), so higher orders are recorded too.
 
     Args:
         x: images (N, C, H, W).
@@ -429,15 +429,14 @@ def conv2d(x, W, b=None, stride=1, pad=0) -> Tensor:
             f"{w_shape[1]} (shape {w_shape})"
         )
     kernel = (int(w_shape[2]), int(w_shape[3]))
-    out_h, out_w = _window_geometry("conv2d", x_shape, kernel, stride, pad)
+    _window_geometry("conv2d", x_shape, kernel, stride, pad)
     num_filters = w_shape[0]
     if b is not None and _shape_of(b) != (num_filters,):
         raise ValueError(f"conv2d: the bias must have shape ({num_filters},) for {num_filters} filters, got {_shape_of(b)}")
-    col = apply(ops.IM2COL, x, kernel=kernel, stride=stride, pad=pad)  # (N*out_h*out_w, C*FH*FW)
-    out = matmul(col, transpose(reshape(W, (num_filters, -1))))  # (N*out_h*out_w, FN)
-    if b is not None:
-        out = out + b
-    return transpose(reshape(out, (x_shape[0], out_h, out_w, num_filters)), (0, 3, 1, 2))
+    if b is None:
+        w_dtype = W.dtype if isinstance(W, Tensor) else np.asarray(W).dtype
+        b = np.zeros(num_filters, dtype=w_dtype if w_dtype.kind == "f" else np.float64)
+    return apply(ops.CONV2D, x, W, b, stride=stride, pad=pad)
 
 
 def _pool_arguments(op_name: str, x, kernel, stride, pad) -> tuple:

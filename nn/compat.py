@@ -181,9 +181,10 @@ def _side(who: str, size: int, kernel: int, stride: int, pad: int) -> int:
 class Convolution(_GraphLayer):
     """The book's im2col convolution of images (N, C, H, W) with filters ``W`` (FN, C, FH, FW) and biases ``b`` (FN,).
 
-    ``forward`` is the book's, recorded: ``col = im2col(x)``, ``col @ col_W + b``, reshaped to (N, FN, out_h,
-    out_w), and keeps its ``x``, ``col`` and ``col_W``. ``backward(dout)`` returns ``dx`` and stores ``dW``
-    and ``db``, all read from the graph (im2col's VJP is col2im). ``W`` and ``b`` are held, not copied.
+    ``forward`` computes the book's ``col = im2col(x)``, ``col @ col_W + b``, reshaped to (N, FN, out_h,
+    out_w), as one recorded `autograd.conv2d` op, and keeps its ``x``, ``col`` and ``col_W``.
+    ``backward(dout)`` returns ``dx`` and stores ``dW`` and ``db``, all read from the graph. ``W`` and ``b``
+    are held, not copied.
 
     >>> layer = Convolution(np.ones((1, 1, 2, 2)), np.zeros(1), stride=2)
     >>> layer.forward(np.arange(16.0).reshape(1, 1, 4, 4))
@@ -210,18 +211,19 @@ class Convolution(_GraphLayer):
 
     def forward(self, x):
         FN, C, FH, FW = np.shape(self.W)
-        N, x_channels, H, W_ = np.shape(x)
+        _, x_channels, H, W_ = np.shape(x)
         if x_channels != C:
             raise ValueError(f"Convolution: the input has {x_channels} channels (shape {np.shape(x)}) but W "
                              f"expects {C} (shape {np.shape(self.W)})")
-        out_h = _side("Convolution", H, FH, self.stride, self.pad)
-        out_w = _side("Convolution", W_, FW, self.stride, self.pad)
+        _side("Convolution", H, FH, self.stride, self.pad)
+        _side("Convolution", W_, FW, self.stride, self.pad)
         self.x = x
         x, W, b = _leaf(x), _leaf(self.W), _leaf(self.b)
-        col = autograd.apply(autograd.ops.IM2COL, x, kernel=(FH, FW), stride=(self.stride,) * 2, pad=(self.pad,) * 2)
-        col_W = W.reshape(FN, -1).T
-        out = (col @ col_W + b).reshape(N, out_h, out_w, -1).transpose(0, 3, 1, 2)
-        self.col, self.col_W = col.data, col_W.data
+        params = dict(stride=(self.stride,) * 2, pad=(self.pad,) * 2)
+        out = autograd.apply(autograd.ops.CONV2D, x, W, b, **params)
+        # The col the op saved for its VJP (recomputed when nothing was recorded, under no_grad).
+        self.col = out.node.saved if out.node is not None else autograd.ops.CONV2D.forward(x.data, W.data, b.data, **params)[1]
+        self.col_W = W.data.reshape(FN, -1).T
         return self._record(out, x, W, b)
 
     def backward(self, dout):

@@ -500,7 +500,7 @@ SPECS += (
     OpSpec("conv2d", autograd.conv2d, _conv2d_reference, _conv2d_cases,
            tuple(Case((shape, (3, shape[1]) + k, (3,)), {"stride": s, "pad": p}) for shape, k, s, p in _WINDOW_EXAMPLES)
            + (Case(((1, 1, 5, 5), (2, 1, 3, 3), (2,)), {"stride": 2, "pad": 1}),),
-           domain=(ANY, ANY, ANY), composite=True),
+           domain=(ANY, ANY, ANY)),
     OpSpec("max_pool2d", autograd.max_pool2d, _pool_reference(np.max, -np.inf), _pool_cases,
            tuple(Case((shape,), {"kernel": k, "stride": s, "pad": p}) for shape, k, s, p in _WINDOW_EXAMPLES)
            + (Case(((1, 2, 5, 5),), {"kernel": 2, "stride": None, "pad": 1}),),

@@ -153,3 +153,11 @@ def test_thirty_sgd_steps_of_a_compat_convnet_equal_the_books_layers_step_for_st
     assert runs["ours"][0][-1] < runs["ours"][0][0]
     for key in start:
         np.testing.assert_allclose(runs["ours"][1][key], runs["book"][1][key], rtol=1e-10, atol=1e-12)
+
+
+def test_convolution_under_no_grad_still_keeps_col():
+    x, W = _data((1, 2, 5, 5), 0), _data((3, 2, 3, 3), 1)
+    with autograd.no_grad():
+        layer = compat.Convolution(W, np.zeros(3), 1, 1)
+        layer.forward(x)
+    np.testing.assert_array_equal(layer.col, book.im2col(x, 3, 3, 1, 1))
