@@ -317,3 +317,18 @@ def test_max_pool_backward_recorded_for_create_graph_equals_the_plain_scatter(ke
     (recorded_grad,) = grad(f(recorded), [recorded], create_graph=True)
     assert recorded_grad.requires_grad  # the max-pool VJP ran on Tensors: the one-hot rule
     np.testing.assert_allclose(recorded_grad.data, plain.grad, rtol=1e-14, atol=1e-15)
+
+
+@pytest.mark.parametrize("name, call", [
+    ("sin", autograd.sin), ("cos", autograd.cos), ("clip", lambda x: autograd.clip(x, -1, 1)),
+    ("leaky_relu", lambda x: autograd.leaky_relu(x, 0.2)), ("min", lambda x: autograd.min(x, axis=1)),
+])
+def test_elementwise_float32_gradients_match_float64_central_differences(name, call):
+    x64 = np.array([[-1.7, -0.6, 0.3, 0.55], [1.4, -0.35, 0.8, 2.1]])
+    weights = np.arange(1.0, 1.0 + call(Tensor(x64)).size).reshape(call(Tensor(x64)).shape)
+    leaf = Tensor(x64.astype(np.float32))
+    (call(leaf) * weights.astype(np.float32)).sum().backward()
+    assert leaf.grad.dtype == np.float32
+    with autograd.no_grad():
+        numerical = numerical_gradient(lambda a: float(np.sum(call(Tensor(a)).data * weights)), x64.copy())
+    np.testing.assert_allclose(leaf.grad, numerical, rtol=1e-6, atol=1e-6)
