@@ -13,8 +13,8 @@ from .tensor import Tensor  # first: the modules below import it
 from . import ops
 from .engine import apply
 from .functional import (
-    astype, broadcast_to, dot, exp, log, log_softmax, matmul, max, mean, power, relu, reshape, sigmoid, softmax,
-    softmax_cross_entropy, sum, tanh, transpose,
+    astype, avg_pool2d, broadcast_to, clip, conv2d, cos, dot, exp, leaky_relu, log, log_softmax, matmul, max,
+    max_pool2d, mean, min, power, relu, reshape, sigmoid, sin, softmax, softmax_cross_entropy, sum, tanh, transpose,
 )
 from .gradcheck import GradcheckError, gradcheck, numerical_gradient
 from .graph import backward_steps, grad, toposort
@@ -27,4 +27,5 @@ __all__ = [
     "numerical_gradient", "gradcheck", "GradcheckError",
     "relu", "sigmoid", "tanh", "exp", "log", "softmax", "log_softmax", "softmax_cross_entropy",
     "dot", "matmul", "sum", "mean", "max", "reshape", "transpose", "broadcast_to", "power", "astype",
+    "sin", "cos", "clip", "leaky_relu", "min", "conv2d", "max_pool2d", "avg_pool2d",
 ]

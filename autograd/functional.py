@@ -18,7 +18,7 @@ from .tensor import Tensor
 __all__ = [
     "add", "sub", "neg", "mul", "div", "power", "matmul", "dot", "exp", "log", "tanh", "relu", "sigmoid",
     "sum", "mean", "max", "astype", "reshape", "transpose", "broadcast_to", "getitem", "softmax", "log_softmax",
-    "softmax_cross_entropy",
+    "softmax_cross_entropy", "sin", "cos", "clip", "leaky_relu", "min", "conv2d", "max_pool2d", "avg_pool2d",
 ]
 
 
@@ -84,10 +84,13 @@ def log_of_base(base) -> float:
 
 
 def matmul(x, y) -> Tensor:
-    """Matrix product of 1-d and 2-d operands, as ``np.dot`` (and the ``@`` operator) computes it.
+    """Matrix product: ``np.dot`` for 1-d and 2-d operands; on 3-d and more, NumPy's ``matmul`` rules (a stack
+    of matrices, batch dimensions broadcast, a 1-d operand promoted and its dimension dropped again).
 
     >>> matmul(Tensor(np.ones((2, 3))), Tensor(np.ones(3))).data
     array([3., 3.])
+    >>> matmul(Tensor(np.ones((5, 2, 3))), Tensor(np.ones((3, 4)))).shape
+    (5, 2, 4)
     >>> matmul(Tensor(np.ones((3, 4))), Tensor(np.ones((5, 2))))
     Traceback (most recent call last):
     ...
@@ -299,3 +302,186 @@ def softmax_cross_entropy(logits, t) -> Tensor:
             f"one-hot rows {(n, num_classes)} for logits of shape {logits_shape}"
         )
     return apply(ops.SOFTMAX_CROSS_ENTROPY, logits, target=target)
+
+
+# --- elementwise: trigonometry, clipping, leaky ReLU, min ------------------------------------------------
+def sin(x) -> Tensor:
+    """Elementwise sine; its derivative is ``cos(x)``."""
+    return apply(ops.SIN, x)
+
+
+def cos(x) -> Tensor:
+    """Elementwise cosine; its derivative is ``-sin(x)``."""
+    return apply(ops.COS, x)
+
+
+def clip(x, low=None, high=None) -> Tensor:
+    """``x`` limited to ``[low, high]`` (either bound may be None), as ``np.clip``.
+
+    The gradient passes where ``low <= x <= high``, bounds included (PyTorch's ``clamp``), and is 0 outside.
+
+    >>> x = Tensor([-2.0, 0.5, 3.0])
+    >>> y = clip(x, -1, 1)
+    >>> y.data
+    array([-1. ,  0.5,  1. ])
+    >>> y.sum().backward()
+    >>> x.grad
+    array([0., 1., 0.])
+    >>> clip(x, 1, -1)
+    Traceback (most recent call last):
+    ...
+    ValueError: clip: low 1 is above high -1
+    """
+    for what, bound in (("low", low), ("high", high)):
+        if bound is not None and (isinstance(bound, bool) or not isinstance(bound, (int, float, np.integer, np.floating))):
+            raise TypeError(f"clip: {what} must be a number or None, got {type(bound).__name__}")
+    if low is not None and high is not None and low > high:
+        raise ValueError(f"clip: low {low} is above high {high}")
+    if low is None and high is None:
+        raise ValueError("clip: give low, high or both")
+    return apply(ops.CLIP, x, low=None if low is None else float(low), high=None if high is None else float(high))
+
+
+def leaky_relu(x, negative_slope: float = 0.01) -> Tensor:
+    """``x`` where ``x > 0``, else ``negative_slope * x``; the slope at exactly 0 is ``negative_slope``.
+
+    >>> leaky_relu(Tensor([-2.0, 0.0, 3.0]), 0.1).data
+    array([-0.2,  0. ,  3. ])
+    """
+    if isinstance(negative_slope, bool) or not isinstance(negative_slope, (int, float, np.integer, np.floating)):
+        raise TypeError(f"leaky_relu: negative_slope must be a number, got {type(negative_slope).__name__}")
+    return apply(ops.LEAKY_RELU, x, negative_slope=float(negative_slope))
+
+
+def min(x, axis=None, keepdims: bool = False) -> Tensor:
+    """Minimum over ``axis``: ``-max(-x)``, so tied minima share the gradient evenly, as in `max`.
+
+    >>> x = Tensor([2.0, 1.0, 1.0])
+    >>> min(x).backward()
+    >>> x.grad
+    array([0. , 0.5, 0.5])
+    """
+    return neg(apply(ops.MAX, neg(x), axis=_check_axis("min", x, axis), keepdims=bool(keepdims)))
+
+
+# --- images: convolution and pooling on (N, C, H, W) ---------------------------------------------------------
+def _pair(op_name: str, what: str, value, minimum: int) -> tuple:
+    """``value`` as a (height, width) pair of ints >= ``minimum``; an int means both."""
+    pair = (value, value) if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else value
+    if (not isinstance(pair, (tuple, list)) or len(pair) != 2
+            or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in pair)):
+        raise TypeError(f"{op_name}: {what} must be an int or a pair of ints, got {value!r}")
+    if builtins.min(pair) < minimum:
+        raise ValueError(f"{op_name}: {what} must be >= {minimum}, got {value!r}")
+    return int(pair[0]), int(pair[1])
+
+
+def _shape_of(x) -> tuple:
+    return x.shape if isinstance(x, Tensor) else np.shape(x)
+
+
+def _window_geometry(op_name: str, shape: tuple, kernel: tuple, stride: tuple, pad: tuple) -> tuple:
+    """The output's (height, width), after checking that ``shape`` is an image batch that fits the kernel."""
+    if len(shape) != 4:
+        raise ValueError(f"{op_name}: the input must have shape (N, C, H, W), got {shape}")
+    sides = []
+    for axis, size in enumerate(shape[2:]):
+        padded = size + 2 * pad[axis]
+        if padded < kernel[axis]:
+            raise ValueError(
+                f"{op_name}: the kernel {kernel} is larger than the padded input ({shape[2] + 2 * pad[0]}, "
+                f"{shape[3] + 2 * pad[1]}) of the input shape {shape} with pad {pad}"
+            )
+        sides.append(ops.out_size(size, kernel[axis], stride[axis], pad[axis]))
+    return tuple(sides)
+
+
+def conv2d(x, W, b=None, stride=1, pad=0) -> Tensor:
+    """2-d convolution (cross-correlation, as the book and PyTorch compute it) of images with filters.
+
+    Computed as the book's chapter 7 does: the input is unrolled by ``im2col`` into one row per output
+    position, multiplied by the filters (one column each), and reshaped back. One op: its VJPs are the
+    book's backward written with ops (``col2im`` for the input), so higher orders are recorded too.
+
+    Args:
+        x: images (N, C, H, W).
+        W: filters (FN, C, FH, FW).
+        b: biases (FN,), or None.
+        stride, pad: an int, or a (height, width) pair; padding adds zeros.
+
+    Returns:
+        (N, FN, out_h, out_w) with ``out_h = (H + 2 pad - FH) // stride + 1`` (likewise ``out_w``).
+
+    >>> x = Tensor(np.arange(16.0).reshape(1, 1, 4, 4))
+    >>> conv2d(x, np.ones((1, 1, 2, 2)), stride=2).data
+    array([[[[10., 18.],
+             [42., 50.]]]])
+    >>> conv2d(x, np.ones((1, 3, 2, 2)))
+    Traceback (most recent call last):
+    ...
+    ValueError: conv2d: the input has 1 channels (shape (1, 1, 4, 4)) but the filters expect 3 (shape (1, 3, 2, 2))
+    """
+    x_shape, w_shape = _shape_of(x), _shape_of(W)
+    stride, pad = _pair("conv2d", "stride", stride, 1), _pair("conv2d", "pad", pad, 0)
+    if len(w_shape) != 4:
+        raise ValueError(f"conv2d: the filters must have shape (FN, C, FH, FW), got {w_shape}")
+    if len(x_shape) == 4 and x_shape[1] != w_shape[1]:
+        raise ValueError(
+            f"conv2d: the input has {x_shape[1]} channels (shape {x_shape}) but the filters expect "
+            f"{w_shape[1]} (shape {w_shape})"
+        )
+    kernel = (int(w_shape[2]), int(w_shape[3]))
+    _window_geometry("conv2d", x_shape, kernel, stride, pad)
+    num_filters = w_shape[0]
+    if b is not None and _shape_of(b) != (num_filters,):
+        raise ValueError(f"conv2d: the bias must have shape ({num_filters},) for {num_filters} filters, got {_shape_of(b)}")
+    if b is None:
+        w_dtype = W.dtype if isinstance(W, Tensor) else np.asarray(W).dtype
+        b = np.zeros(num_filters, dtype=w_dtype if w_dtype.kind == "f" else np.float64)
+    return apply(ops.CONV2D, x, W, b, stride=stride, pad=pad)
+
+
+def _pool_arguments(op_name: str, x, kernel, stride, pad) -> tuple:
+    kernel = _pair(op_name, "kernel", kernel, 1)
+    stride = kernel if stride is None else _pair(op_name, "stride", stride, 1)
+    pad = _pair(op_name, "pad", pad, 0)
+    if pad[0] * 2 > kernel[0] or pad[1] * 2 > kernel[1]:
+        raise ValueError(f"{op_name}: pad {pad} must be at most half the kernel {kernel}")
+    return kernel, stride, pad, _window_geometry(op_name, _shape_of(x), kernel, stride, pad)
+
+
+def max_pool2d(x, kernel, stride=None, pad=0) -> Tensor:
+    """The maximum of each ``kernel`` window of images (N, C, H, W), moved by ``stride`` (default: the kernel).
+
+    Padding never wins (it is -inf), and ``pad`` is at most half the kernel, as in PyTorch. The gradient
+    of each window goes to its maximum; at ties, to the first maximum in row-major order (the book's
+    ``np.argmax``), so it is not shared as `max` shares it.
+
+    >>> x = Tensor(np.array([[[[1.0, 2.0], [2.0, 0.0]]]]))
+    >>> y = max_pool2d(x, 2)
+    >>> y.data
+    array([[[[2.]]]])
+    >>> y.backward()
+    >>> x.grad
+    array([[[[0., 1.],
+             [0., 0.]]]])
+    """
+    kernel, stride, pad, _ = _pool_arguments("max_pool2d", x, kernel, stride, pad)
+    return apply(ops.MAX_POOL2D, x, kernel=kernel, stride=stride, pad=pad, pad_value=-np.inf)
+
+
+def avg_pool2d(x, kernel, stride=None, pad=0) -> Tensor:
+    """The mean of each ``kernel`` window of images (N, C, H, W), moved by ``stride`` (default: the kernel).
+
+    Padding holds zeros that count in the mean (PyTorch's default ``count_include_pad=True``). Composed
+    of ``im2col``, ``mean`` and reshapes, so its gradient comes from theirs.
+
+    >>> avg_pool2d(Tensor(np.arange(16.0).reshape(1, 1, 4, 4)), 2).data
+    array([[[[ 2.5,  4.5],
+             [10.5, 12.5]]]])
+    """
+    kernel, stride, pad, (out_h, out_w) = _pool_arguments("avg_pool2d", x, kernel, stride, pad)
+    n, c = _shape_of(x)[:2]
+    col = apply(ops.IM2COL, x, kernel=kernel, stride=stride, pad=pad)
+    means = mean(reshape(col, (-1, kernel[0] * kernel[1])), axis=1)  # one row per (n, out_h, out_w, c)
+    return transpose(reshape(means, (n, out_h, out_w, c)), (0, 3, 1, 2))

@@ -9,6 +9,7 @@
 """
 
 from . import compat, data, datasets, init, optim, serialization, utils
+from .conv import AvgPool2d, Conv2d, MaxPool2d
 from .layers import Affine, Dropout, Flatten, Linear, ReLU, Sequential, Sigmoid, Tanh
 from .normalization import BatchNorm1d, BatchNorm2d
 from .losses import SoftmaxWithLoss
@@ -17,7 +18,7 @@ from .module import Module, Parameter
 
 __all__ = [
     "Module", "Parameter", "Linear", "Affine", "ReLU", "Sigmoid", "Tanh", "Sequential", "SoftmaxWithLoss",
-    "Dropout", "Flatten", "BatchNorm1d", "BatchNorm2d", "utils",
+    "Dropout", "Flatten", "BatchNorm1d", "BatchNorm2d", "Conv2d", "MaxPool2d", "AvgPool2d", "utils",
     "MLP", "TwoLayerNet", "MultiLayerNetExtend", "ParameterArrays", "init", "compat", "optim", "data", "datasets",
     "serialization",
 ]

@@ -1,4 +1,5 @@
-"""The seed's layers (`MulLayer`, `AddLayer`, `Relu`, `Sigmoid`, `Affine`, `SoftmaxWithLoss`) with its forward/backward(dout) interface.
+"""The seed's layers (`MulLayer`, `AddLayer`, `Relu`, `Sigmoid`, `Affine`, `Convolution`, `Pooling`,
+`SoftmaxWithLoss`) with its forward/backward(dout) interface.
 
 Each ``forward`` records its computation on the graph and returns plain NumPy values, as the seed's
 layers do; each ``backward(dout)`` asks the recorded graph for the gradient
@@ -15,7 +16,7 @@ import numpy as np
 import autograd
 from autograd import Tensor
 
-__all__ = ["MulLayer", "AddLayer", "Relu", "Sigmoid", "Affine", "SoftmaxWithLoss"]
+__all__ = ["MulLayer", "AddLayer", "Relu", "Sigmoid", "Affine", "Convolution", "Pooling", "SoftmaxWithLoss"]
 
 
 def _leaf(value) -> Tensor:
@@ -175,6 +176,105 @@ class Affine(_GraphLayer):
         dx, self.dW, self.db = self._backward(dout)
         return dx
 
+
+def _side(who: str, size: int, kernel: int, stride: int, pad: int) -> int:
+    """The book's output side ``(size + 2 pad - kernel) // stride + 1``, refusing a kernel larger than the input."""
+    if size + 2 * pad < kernel:
+        raise ValueError(f"{who}: a window of {kernel} does not fit an input side of {size} with pad {pad}")
+    return (size + 2 * pad - kernel) // stride + 1
+
+
+class Convolution(_GraphLayer):
+    """The book's im2col convolution of images (N, C, H, W) with filters ``W`` (FN, C, FH, FW) and biases ``b`` (FN,).
+
+    ``forward`` computes the book's ``col = im2col(x)``, ``col @ col_W + b``, reshaped to (N, FN, out_h,
+    out_w), as one recorded `autograd.conv2d` op, and keeps its ``x``, ``col`` and ``col_W``.
+    ``backward(dout)`` returns ``dx`` and stores ``dW`` and ``db``, all read from the graph. ``W`` and ``b``
+    are held, not copied.
+
+    >>> layer = Convolution(np.ones((1, 1, 2, 2)), np.zeros(1), stride=2)
+    >>> layer.forward(np.arange(16.0).reshape(1, 1, 4, 4))
+    array([[[[10., 18.],
+             [42., 50.]]]])
+    >>> layer.col.shape, layer.col_W.shape
+    ((4, 4), (4, 1))
+    >>> dx = layer.backward(np.ones((1, 1, 2, 2)))
+    >>> layer.dW, layer.db
+    (array([[[[20., 24.],
+             [36., 40.]]]]), array([4.]))
+    """
+
+    def __init__(self, W, b, stride=1, pad=0):
+        self.W = W
+        self.b = b
+        self.stride = stride
+        self.pad = pad
+        self.x = None
+        self.col = None
+        self.col_W = None
+        self.dW = None
+        self.db = None
+
+    def forward(self, x):
+        FN, C, FH, FW = np.shape(self.W)
+        _, x_channels, H, W_ = np.shape(x)
+        if x_channels != C:
+            raise ValueError(f"Convolution: the input has {x_channels} channels (shape {np.shape(x)}) but W "
+                             f"expects {C} (shape {np.shape(self.W)})")
+        _side("Convolution", H, FH, self.stride, self.pad)
+        _side("Convolution", W_, FW, self.stride, self.pad)
+        self.x = x
+        x, W, b = _leaf(x), _leaf(self.W), _leaf(self.b)
+        params = dict(stride=(self.stride,) * 2, pad=(self.pad,) * 2)
+        out = autograd.apply(autograd.ops.CONV2D, x, W, b, **params)
+        # The col the op saved for its VJP (recomputed when nothing was recorded, under no_grad).
+        self.col = out.node.saved if out.node is not None else autograd.ops.CONV2D.forward(x.data, W.data, b.data, **params)[1]
+        self.col_W = W.data.reshape(FN, -1).T
+        return self._record(out, x, W, b)
+
+    def backward(self, dout):
+        dx, self.dW, self.db = self._backward(dout)
+        return dx
+
+
+class Pooling(_GraphLayer):
+    """The book's max pooling over ``pool_h`` x ``pool_w`` windows (stride 1 by default, as in the book).
+
+    Keeps ``x`` and ``arg_max`` (each window's first maximum, the book's ``np.argmax``); ``backward(dout)``
+    sends each window's gradient there, from the graph. Padding holds zeros, as the book's im2col pads.
+
+    >>> layer = Pooling(2, 2, stride=2)
+    >>> layer.forward(np.array([[[[1.0, 2.0], [2.0, 0.0]]]]))
+    array([[[[2.]]]])
+    >>> layer.arg_max
+    array([1])
+    >>> layer.backward(np.ones((1, 1, 1, 1)))
+    array([[[[0., 1.],
+             [0., 0.]]]])
+    """
+
+    def __init__(self, pool_h, pool_w, stride=1, pad=0):
+        self.pool_h = pool_h
+        self.pool_w = pool_w
+        self.stride = stride
+        self.pad = pad
+        self.x = None
+        self.arg_max = None
+
+    def forward(self, x):
+        _, _, H, W = np.shape(x)
+        _side("Pooling", H, self.pool_h, self.stride, self.pad)
+        _side("Pooling", W, self.pool_w, self.stride, self.pad)
+        self.x = x
+        x = _leaf(x)
+        params = dict(kernel=(self.pool_h, self.pool_w), stride=(self.stride,) * 2, pad=(self.pad,) * 2, pad_value=0.0)
+        out = autograd.apply(autograd.ops.MAX_POOL2D, x, **params)
+        # The winners the op saved for its VJP (recomputed when nothing was recorded, under no_grad).
+        self.arg_max = out.node.saved if out.node is not None else autograd.ops.MAX_POOL2D.forward(x.data, **params)[1]
+        return self._record(out, x)
+
+    def backward(self, dout):
+        return self._backward(dout)[0]
 
 class SoftmaxWithLoss(_GraphLayer):
     """Softmax and cross-entropy: ``forward(x, t)`` returns the mean loss; backward gives ``(y - t) / N``.

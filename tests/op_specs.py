@@ -348,6 +348,8 @@ def values(shape, domain: str, *, low: float = -3.0, high: float = 3.0):
         return well_conditioned(shape, low=MARGIN, high=high, away_from=())
     if domain == AWAY_FROM_ZERO:
         return well_conditioned(shape, low=low, high=high, away_from=(0.0,), margin=MARGIN)
+    if domain == AWAY_FROM_UNITS:
+        return _unit_margin_values(shape)
     if domain == DISTINCT:
         size = int(np.prod(shape))
         return st.tuples(st.permutations(range(size)), st.floats(-1.0, 1.0)).map(
@@ -365,6 +367,8 @@ def example_values(shape, domain: str, rng) -> np.ndarray:
         return rng.uniform(0.5, 2.0, shape)
     if domain == AWAY_FROM_ZERO:
         return rng.uniform(0.5, 2.0, shape) * rng.choice([-1.0, 1.0], shape)
+    if domain == AWAY_FROM_UNITS:
+        return _unit_margin_example(shape, rng)
     if domain == DISTINCT:
         size = int(np.prod(shape))
         return (rng.permutation(size) * DISTINCT_SPACING - size * DISTINCT_SPACING / 2).reshape(shape)
@@ -621,3 +625,240 @@ def xfail_reason(sample, check: str):
         if applies(sample, check):
             return f"known bug: {reason}"
     return None
+# --- images, trigonometry, clip, leaky ReLU, min (issue 9) ----------------------------------------------
+# These rows are appended to `SPECS` below; the strategies and NumPy references (loops over the output
+# positions, written independently of the im2col layout) come first.
+AWAY_FROM_UNITS = "away from -1, 0, 1"  # clip's bounds in the cases below
+
+
+def _unit_margin_values(shape):
+    return well_conditioned(shape, low=-2.0, high=2.0, away_from=(-1.0, 0.0, 1.0), margin=MARGIN)
+
+
+def _unit_margin_example(shape, rng):
+    magnitude = rng.uniform(MARGIN, 1 - MARGIN, shape) + rng.integers(0, 2, shape)  # (0.2, 0.8) or (1.2, 1.8)
+    return magnitude * rng.choice([-1.0, 1.0], shape)
+
+
+def _pairs(value):
+    return (value, value) if isinstance(value, int) else tuple(value)
+
+
+def _padded(x, pad, value=0.0):
+    ph, pw = _pairs(pad)
+    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=value)
+
+
+def _positions(padded_shape, kernel, stride):
+    """Yield (i, j, rows, cols): each output position and the slices of its window in the padded image."""
+    (kh, kw), (sh, sw) = _pairs(kernel), _pairs(stride)
+    out_h, out_w = (padded_shape[2] - kh) // sh + 1, (padded_shape[3] - kw) // sw + 1
+    for i in range(out_h):
+        for j in range(out_w):
+            yield i, j, slice(i * sh, i * sh + kh), slice(j * sw, j * sw + kw)
+
+
+def _conv2d_reference(x, W, b, stride=1, pad=0):
+    xp = _padded(x, pad)
+    positions = list(_positions(xp.shape, W.shape[2:], stride))
+    out = np.zeros((x.shape[0], W.shape[0], positions[-1][0] + 1, positions[-1][1] + 1),
+                   dtype=np.result_type(x, W, b))
+    for i, j, rows, cols in positions:
+        for n in range(x.shape[0]):
+            for f in range(W.shape[0]):
+                out[n, f, i, j] = np.sum(xp[n, :, rows, cols] * W[f]) + b[f]
+    return out
+
+
+def _pool_reference(reduce, pad_value):
+    def pool(x, kernel, stride=None, pad=0):
+        stride = kernel if stride is None else stride
+        xp = _padded(x, pad, pad_value)
+        positions = list(_positions(xp.shape, kernel, stride))
+        out = np.zeros(x.shape[:2] + (positions[-1][0] + 1, positions[-1][1] + 1), dtype=x.dtype)
+        for i, j, rows, cols in positions:
+            out[:, :, i, j] = reduce(xp[:, :, rows, cols], axis=(2, 3))
+        return out
+    return pool
+
+
+def _im2col_reference(x, kernel, stride, pad):
+    # Row (n, i, j) holds the window of output position (i, j) of image n, flattened as (channel, row, column).
+    xp = _padded(x, pad)
+    positions = list(_positions(xp.shape, kernel, stride))
+    (kh, kw) = _pairs(kernel)
+    windows = [xp[n, :, rows, cols].reshape(-1) for n in range(x.shape[0]) for _, _, rows, cols in positions]
+    return np.array(windows, dtype=x.dtype).reshape(-1, x.shape[1] * kh * kw)  # (0, C·kh·kw) for an empty batch
+
+
+def _col2im_reference(col, shape, kernel, stride, pad):
+    ph, pw = _pairs(pad)
+    img = np.zeros((shape[0], shape[1], shape[2] + 2 * ph, shape[3] + 2 * pw), dtype=col.dtype)
+    positions = list(_positions(img.shape, kernel, stride))
+    for r, (n, (_, _, rows, cols)) in enumerate((n, p) for n in range(shape[0]) for p in positions):
+        img[n, :, rows, cols] += col[r].reshape(shape[1], rows.stop - rows.start, cols.stop - cols.start)
+    return img[:, :, ph:ph + shape[2], pw:pw + shape[3]]
+
+
+@st.composite
+def _window_setup(draw, max_side: int, min_side: int = 1, *, max_pad_is_half_kernel: bool = False):
+    """An image shape (N, C, H, W) with kernel, stride and pad pairs that fit it (odd sizes included).
+
+    ``min_side=0`` allows an empty batch (N = 0); the other sides stay non-empty: a window needs pixels."""
+    kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    stride = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    pad = tuple(draw(st.integers(0, k // 2 if max_pad_is_half_kernel else 1)) for k in kernel)
+    sides = tuple(draw(st.integers(max(1, k - 2 * p), max(k, min(max_side, 7))))
+                  for k, p in zip(kernel, pad))
+    shape = (draw(st.integers(min(min_side, 1), 2)), draw(st.integers(1, 2))) + sides
+    return shape, kernel, stride, pad
+
+
+@st.composite
+def _conv2d_cases(draw, max_side: int, min_side: int = 1):
+    shape, kernel, stride, pad = draw(_window_setup(max_side, min_side))
+    num_filters = draw(st.integers(1, 3))
+    stride = draw(st.sampled_from([stride, stride[0]]))  # a pair, or one int for both sides
+    return Case((shape, (num_filters, shape[1]) + kernel, (num_filters,)), {"stride": stride, "pad": pad})
+
+
+@st.composite
+def _pool_cases(draw, max_side: int, min_side: int = 1):
+    shape, kernel, stride, pad = draw(_window_setup(max_side, min_side, max_pad_is_half_kernel=True))
+    return Case((shape,), {"kernel": kernel, "stride": draw(st.sampled_from([None, stride])), "pad": pad})
+
+
+@st.composite
+def _im2col_cases(draw, max_side: int, min_side: int = 1):
+    shape, kernel, stride, pad = draw(_window_setup(max_side, min_side))
+    return Case((shape,), {"kernel": kernel, "stride": stride, "pad": pad})
+
+
+def _col_shape(shape, kernel, stride, pad):
+    return _im2col_reference(np.zeros(shape), kernel, stride, pad).shape
+
+
+@st.composite
+def _col2im_cases(draw, max_side: int, min_side: int = 1):
+    shape, kernel, stride, pad = draw(_window_setup(max_side, min_side))
+    return Case((_col_shape(shape, kernel, stride, pad),), {"shape": shape, "kernel": kernel, "stride": stride, "pad": pad})
+
+
+CLIP_BOUNDS = ((-1.0, 1.0), (None, 1.0), (-1.0, None), (0.0, 1.0), (-1.0, 0.0))
+
+
+@st.composite
+def _clip_cases(draw, max_side: int, min_side: int = 1):
+    low, high = draw(st.sampled_from(CLIP_BOUNDS))
+    return Case((draw(array_shapes(min_side=min_side, max_side=max_side)),), {"low": low, "high": high})
+
+
+LEAKY_SLOPES = (0.01, 0.2, 1.5, -0.3)
+
+
+@st.composite
+def _leaky_relu_cases(draw, max_side: int, min_side: int = 1):
+    shape = draw(array_shapes(min_side=min_side, max_side=max_side))
+    return Case((shape,), {"negative_slope": draw(st.sampled_from(LEAKY_SLOPES))})
+
+
+def _im2col(x, kernel, stride, pad):
+    return autograd.apply(ops.IM2COL, x, kernel=kernel, stride=stride, pad=pad)
+
+
+def _col2im(col, shape, kernel, stride, pad):
+    return autograd.apply(ops.COL2IM, col, shape=shape, kernel=kernel, stride=stride, pad=pad)
+
+
+_WINDOW_EXAMPLES = (  # (shape, kernel, stride, pad): strides 1 and 2, padding 0 and 1, odd sizes
+    ((2, 3, 5, 5), (3, 3), (1, 1), (0, 0)),
+    ((1, 2, 5, 7), (3, 2), (2, 2), (1, 1)),
+    ((2, 1, 4, 4), (2, 2), (2, 2), (0, 0)),
+    ((1, 2, 6, 5), (3, 3), (2, 1), (1, 0)),
+)
+
+# The matrix adds an empty batch and a window wider than its stride on a 1x1 channel image.
+_WINDOW_MATRIX = _WINDOW_EXAMPLES + (((0, 2, 5, 5), (3, 3), (1, 1), (1, 1)), ((1, 1, 3, 3), (3, 3), (1, 1), (0, 0)))
+
+SPECS += (
+    OpSpec("sin", autograd.sin, np.sin, _unary_cases, (Case(((2, 3),)), Case(((),))),
+           matrix=_unary_matrix(), magnitudes=(1e-8,), nonfinite_grads=SAME_POSITION),
+    OpSpec("cos", autograd.cos, np.cos, _unary_cases, (Case(((2, 3),)), Case(((),))),
+           matrix=_unary_matrix(), magnitudes=(1e-8,), nonfinite_grads=SAME_POSITION),
+    OpSpec("clip", autograd.clip, lambda x, low, high: np.clip(x, low, high), _clip_cases,
+           tuple(Case(((3, 4),), {"low": low, "high": high}) for low, high in CLIP_BOUNDS),
+           domain=(AWAY_FROM_UNITS,), nonfinite_grads=NOWHERE,
+           matrix=_unary_matrix(low=-1.0, high=1.0) + tuple(Case(((3, 4),), {"low": low, "high": high})
+                                                             for low, high in CLIP_BOUNDS[1:])),
+    OpSpec("leaky_relu", autograd.leaky_relu, lambda x, negative_slope: np.where(x > 0, x, negative_slope * x),
+           _leaky_relu_cases, tuple(Case(((2, 3),), {"negative_slope": s}) for s in LEAKY_SLOPES),
+           domain=(AWAY_FROM_ZERO,), nonfinite_grads=SAME_POSITION,
+           matrix=_unary_matrix(negative_slope=0.01) + tuple(Case(((2, 3),), {"negative_slope": s})
+                                                             for s in LEAKY_SLOPES[1:])),
+    OpSpec("min", autograd.min, np.min, _reduction_cases,
+           (Case(((2, 3),), {"axis": None, "keepdims": False}), Case(((2, 3),), {"axis": 1, "keepdims": True}),
+            Case(((2, 3, 4),), {"axis": (0, 2), "keepdims": False})), domain=(DISTINCT,), composite=True,
+           matrix=_reduction_matrix(), nonfinite_grads=NOWHERE),
+    OpSpec("im2col", _im2col, _im2col_reference, _im2col_cases,
+           tuple(Case((shape,), {"kernel": k, "stride": s, "pad": p}) for shape, k, s, p in _WINDOW_EXAMPLES),
+           matrix=tuple(Case((shape,), {"kernel": k, "stride": s, "pad": p}) for shape, k, s, p in _WINDOW_MATRIX),
+           nonfinite_grads=NOWHERE),
+    OpSpec("col2im", _col2im, _col2im_reference, _col2im_cases,
+           tuple(Case((_col_shape(shape, k, s, p),), {"shape": shape, "kernel": k, "stride": s, "pad": p})
+                 for shape, k, s, p in _WINDOW_EXAMPLES),
+           matrix=tuple(Case((_col_shape(shape, k, s, p),), {"shape": shape, "kernel": k, "stride": s, "pad": p})
+                        for shape, k, s, p in _WINDOW_MATRIX),
+           nonfinite_grads=NOWHERE),
+    OpSpec("conv2d", autograd.conv2d, _conv2d_reference, _conv2d_cases,
+           tuple(Case((shape, (3, shape[1]) + k, (3,)), {"stride": s, "pad": p}) for shape, k, s, p in _WINDOW_EXAMPLES)
+           + (Case(((1, 1, 5, 5), (2, 1, 3, 3), (2,)), {"stride": 2, "pad": 1}),),
+           domain=(ANY, ANY, ANY),
+           matrix=tuple(Case((shape, (2, shape[1]) + k, (2,)), {"stride": s, "pad": p})
+                        for shape, k, s, p in _WINDOW_MATRIX)
+           + (Case(((1, 1, 5, 5), (2, 1, 3, 3), (2,)), {"stride": 2, "pad": 1}),)),
+    OpSpec("max_pool2d", autograd.max_pool2d, _pool_reference(np.max, -np.inf), _pool_cases,
+           tuple(Case((shape,), {"kernel": k, "stride": s, "pad": p}) for shape, k, s, p in _WINDOW_EXAMPLES)
+           + (Case(((1, 2, 5, 5),), {"kernel": 2, "stride": None, "pad": 1}),),
+           domain=(DISTINCT,), nonfinite_grads=NOWHERE,
+           matrix=tuple(Case((shape,), {"kernel": k, "stride": s, "pad": p}) for shape, k, s, p in _WINDOW_MATRIX)
+           + (Case(((1, 2, 5, 5),), {"kernel": 2, "stride": None, "pad": 1}),)),
+    OpSpec("avg_pool2d", autograd.avg_pool2d, _pool_reference(np.mean, 0.0), _pool_cases,
+           tuple(Case((shape,), {"kernel": k, "stride": s, "pad": p}) for shape, k, s, p in _WINDOW_EXAMPLES)
+           + (Case(((1, 2, 5, 5),), {"kernel": 3, "stride": None, "pad": 1}),),
+           composite=True, nonfinite_grads=NOWHERE,
+           matrix=tuple(Case((shape,), {"kernel": k, "stride": s, "pad": p}) for shape, k, s, p in _WINDOW_MATRIX)
+           + (Case(((1, 2, 5, 5),), {"kernel": 3, "stride": None, "pad": 1}),)),
+)
+SPECS_BY_NAME = {spec.name: spec for spec in SPECS}
+
+
+@st.composite
+def _batched_matmul_cases(draw, max_side: int, min_side: int = 1):
+    """Operands of which at least one is 3-d or more: batch dimensions that broadcast (sides of 1, missing
+    leading ones), and 1-d operands that matmul promotes."""
+    side = st.integers(min_side, min(max_side, 4))
+    m, n, k = draw(side), draw(side), draw(side)
+    batch = draw(hnp.array_shapes(min_dims=1, max_dims=2, max_side=3))
+
+    def operand_batch():
+        kept = draw(st.integers(0, len(batch)))
+        return tuple(b if draw(st.booleans()) else 1 for b in batch[len(batch) - kept:])
+
+    batched = batch if draw(st.booleans()) else tuple(1 for _ in batch[:-1]) + batch[-1:]
+    x_shape, y_shape = batched + (m, n), draw(st.sampled_from([operand_batch() + (n, k), (n,)]))
+    if draw(st.booleans()):  # the batched operand on the right
+        x_shape, y_shape = draw(st.sampled_from([operand_batch() + (m, n), (n,)])), batched + (n, k)
+    return Case((x_shape, y_shape))
+
+
+# The MATMUL row on 3-d and more (NumPy's matmul rules); a row of its own, so the matmul row stays as it is.
+SPECS += (
+    OpSpec("batched_matmul", lambda x, y: x @ y, np.matmul, _batched_matmul_cases,
+           (Case(((2, 3, 4), (4, 5))), Case(((2, 1, 3, 4), (5, 4, 2))), Case(((3,), (2, 3, 4))),
+            Case(((2, 3, 4), (4,))), Case(((3, 2, 3), (3, 3, 2)))),
+           domain=(ANY, ANY), composite=True,
+           matrix=(Case(((2, 3, 4), (4, 5))), Case(((2, 1, 3, 4), (5, 4, 2))), Case(((3,), (2, 3, 4))),
+                   Case(((2, 3, 4), (4,))), Case(((3, 2, 3), (3, 3, 2))), Case(((0, 2, 3), (3, 4))),
+                   Case(((2, 2, 0), (0, 3))), Case(((2, 3, 4), (2, 5, 4))))),
+)
+SPECS_BY_NAME = {spec.name: spec for spec in SPECS}

@@ -38,9 +38,20 @@ def test_vector_dot_mismatch_names_both_shapes():
         autograd.dot(ones(3), ones(4))
 
 
-def test_matmul_of_three_dimensional_operands_is_refused():
-    with pytest.raises(ValueError, match=re.escape("matmul: operands must be 1-d or 2-d, got shapes (2, 3, 4) and (4,)")):
-        ones(2, 3, 4) @ ones(4)
+def test_matmul_of_batches_that_do_not_broadcast_names_the_batch_dimensions():
+    with pytest.raises(ValueError, match=re.escape(
+            "matmul: the batch dimensions (2,) and (3,) of shapes (2, 3, 4) and (3, 4, 5) cannot be broadcast together")):
+        ones(2, 3, 4) @ ones(3, 4, 5)
+
+
+def test_batched_matmul_mismatch_names_the_dimensions_that_meet():
+    with pytest.raises(ValueError, match=re.escape("matmul: shapes (2, 3, 4) and (2, 5, 2) are not aligned: 4 (dim 2) != 5 (dim 1)")):
+        ones(2, 3, 4) @ ones(2, 5, 2)
+
+
+def test_matmul_of_a_zero_dimensional_operand_is_refused():
+    with pytest.raises(ValueError, match=re.escape("matmul: operands must have at least 1 dimension, got shapes () and (3,)")):
+        autograd.matmul(ones(), ones(3))
 
 
 def test_reshape_to_the_wrong_size_names_the_op_and_both_shapes():
