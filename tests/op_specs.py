@@ -65,6 +65,9 @@ class OpSpec:
             gradient does not depend on the input's values, or picks finite entries, as max does),
             ``SAME_POSITION`` (elementwise ops: only where some input is non-finite), None (not checked:
             a NaN legitimately spreads, as in matmul or softmax).
+        derivative_from_out: the VJP computes the derivative from the output (sigmoid's out·(1 − out),
+            tanh's 1 − out²), so where the output saturates the gradient is exact only to eps in absolute
+            terms, not relative to its (tiny) size.
         log_sum_exp: the forward subtracts the maximum and adds a log-sum-exp, so its values are exact
             only to about eps · max|x| in absolute terms (a loss of 1e-32 next to logits of 30 is 0).
     """
@@ -81,6 +84,7 @@ class OpSpec:
     matrix: tuple = ()
     magnitudes: tuple = (1e-8, 1e8)
     nonfinite_grads: str | None = None
+    derivative_from_out: bool = False
     log_sum_exp: bool = False
 
     @property
@@ -543,11 +547,13 @@ SPECS = (
     OpSpec("log", autograd.log, np.log, _unary_cases, (Case(((2, 3),)),), domain=(POSITIVE,),
            matrix=_unary_matrix(), nonfinite_grads=SAME_POSITION),
     OpSpec("tanh", autograd.tanh, np.tanh, _unary_cases, (Case(((2, 3),)),),
-           matrix=_unary_matrix(), magnitudes=(1e-8, 1e3), nonfinite_grads=SAME_POSITION),
+           matrix=_unary_matrix(), magnitudes=(1e-8, 1e3), nonfinite_grads=SAME_POSITION,
+           derivative_from_out=True),
     OpSpec("relu", autograd.relu, lambda x: np.maximum(x, 0.0), _unary_cases, (Case(((2, 3),)),),
            domain=(AWAY_FROM_ZERO,), matrix=_unary_matrix(), nonfinite_grads=SAME_POSITION),
     OpSpec("sigmoid", autograd.sigmoid, lambda x: 1 / (1 + np.exp(-x)), _unary_cases, (Case(((2, 3),)),),
-           matrix=_unary_matrix(), magnitudes=(1e-8, 1e3), nonfinite_grads=SAME_POSITION),
+           matrix=_unary_matrix(), magnitudes=(1e-8, 1e3), nonfinite_grads=SAME_POSITION,
+           derivative_from_out=True),
     OpSpec("sum", autograd.sum, np.sum, _reduction_cases,
            (Case(((2, 3),), {"axis": None, "keepdims": False}), Case(((2, 3),), {"axis": 0, "keepdims": True}),
             Case(((2, 3, 4),), {"axis": (0, 2), "keepdims": False}),

@@ -240,8 +240,10 @@ def check_second_order(sample):
         assert g.shape == t.shape
     step = EPS * sample.scale
     # s is about 1 in size and x about `scale`: the first gradient's rounding is about eps / scale per
-    # entry, whatever cancels inside the op (a saturated softmax loses its tiny entries to 1 - out).
-    noise = _rounding(4.0 * sum(float(np.sum(np.abs(wi))) for wi in w) / sample.scale, step)
+    # entry, whatever cancels inside the op (a saturated softmax loses its tiny entries to 1 - out); an op
+    # whose derivative comes from its output (sigmoid's 1 - out at x = 21) adds eps in absolute terms.
+    per_entry = 1.0 / sample.scale + (1.0 if sample.spec.derivative_from_out else 0.0)
+    noise = _rounding(4.0 * sum(float(np.sum(np.abs(wi))) for wi in w) * per_entry, step)
     for j in range(2):
         directions = [rng.standard_normal(a.shape) for a in arrays]
         numeric = _directional_difference(first_gradient_along_w, arrays, directions, step)
