@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .node import node_view
+
 __all__ = ["Tensor", "as_float_array"]
 
 
@@ -66,7 +68,14 @@ class Tensor:
     # `_data` and `_grad` hold an ndarray, or, for a 0-d result the engine made, a NumPy scalar: scalar
     # arithmetic costs a tenth of 0-d array arithmetic, and scalar graphs are made of nothing else. The
     # public `data` and `grad` always hand out an ndarray (and keep it, so in-place changes stick).
-    __slots__ = ("_data", "_grad", "requires_grad", "name", "node", "__weakref__")
+    #
+    # A Tensor an op produced also holds that op's record (engine.apply fills it; `_op` is None for leaves
+    # and constants): the op, its input Tensors, the values it saw, its params, the module recording, the
+    # arrays it holds read-only, what forward saved. One object per recorded op, not four (the output, a
+    # Node, a weak reference, a list): the public `node` is a view made on first access. Measured with
+    # callgrind on the scalar chain y = y * a + c: see autograd/engine.py.
+    __slots__ = ("_data", "_grad", "requires_grad", "name", "_op", "_inputs", "_values", "_out_value", "_params",
+                 "_module", "_held", "_saved", "_node", "__weakref__")
 
     # NumPy defers to our reflected operators: `array + tensor` calls Tensor.__radd__ and records the op.
     __array_ufunc__ = None
@@ -74,11 +83,18 @@ class Tensor:
     def __init__(self, data, requires_grad: bool = True, name: str | None = None, dtype=None):
         array = as_float_array(data, dtype)
         # A number (not an array the caller may share) is kept as a NumPy scalar; see __slots__.
-        self._data = array[()] if array.ndim == 0 and not isinstance(data, np.ndarray) else array
-        self._grad = None
-        self.requires_grad = bool(requires_grad)
-        self.name = name
-        self.node = None
+        _fill(self, array[()] if array.ndim == 0 and not isinstance(data, np.ndarray) else array,
+              bool(requires_grad), name)
+
+    @property
+    def node(self):
+        """The `Node` that produced this Tensor, or None for a leaf or a constant."""
+        if self._op is None:
+            return None
+        try:
+            return self._node
+        except AttributeError:  # first access: the view is made once and kept
+            return node_view(self)
 
     @property
     def data(self) -> np.ndarray:
@@ -186,8 +202,8 @@ class Tensor:
         data = self._data
         parts.append(f"value={data.item()!r}" if data.ndim == 0 else f"shape={data.shape}")
         parts.append(f"dtype={data.dtype}")
-        if self.node is not None:
-            parts.append(f"op={self.node.op.name}")
+        if self._op is not None:
+            parts.append(f"op={self._op.name}")
         elif not self.requires_grad:
             parts.append("constant")
         if self._grad is not None:
@@ -315,6 +331,12 @@ class Tensor:
 
     def broadcast_to(self, shape):
         return _F.broadcast_to(self, shape)
+
+
+def _fill(t: Tensor, data, requires_grad: bool, name) -> Tensor:
+    """Fill a new Tensor's slots: the one place a Tensor is built (``Tensor()``, `engine.constant`, `engine.apply`)."""
+    t._data, t._grad, t.requires_grad, t.name, t._op = data, None, requires_grad, name, None
+    return t
 
 
 def _data_of(value):
