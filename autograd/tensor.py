@@ -108,7 +108,9 @@ class Tensor:
     def data(self, value) -> None:
         # Checked as the constructor checks. A graph already recorded keeps the values it saw, so a new
         # array here changes what the next forward pass computes, never an old graph's gradient.
-        if value is self._data:  # `x.data += 1` hands the same array back
+        if value is self._data:  # `x.data -= lr * x.grad` hands the same array back, changed in place
+            if value.ndim == 0:  # a scalar's value goes back to a NumPy scalar (see __slots__): 0-d array
+                self._data = value[()]  # arithmetic made micrograd's demo step 3x slower after the first update
             return
         array = as_float_array(value, who="Tensor.data")
         grad = self._grad
@@ -235,31 +237,31 @@ class Tensor:
         """A constant Tensor sharing this one's data, cut off from the graph."""
         return Tensor(self._data, requires_grad=False, name=self.name)
 
-    # --- operators: one line each. The binary ones call `apply` directly, as their functional forms
-    # do: the extra frame was 5% of a scalar op's cost. ----------------------------------------------
+    # --- operators: one line each. The binary ones call `engine.apply_binary` directly, not their functional
+    # forms: the extra frame was 5% of a scalar op's cost. ----------------------------------------
     def __add__(self, other):
-        return _apply(_ops.ADD, self, other)
+        return _binary(_ops.ADD, self, other)
 
     def __radd__(self, other):
-        return _apply(_ops.ADD, other, self)
+        return _binary(_ops.ADD, other, self)
 
     def __sub__(self, other):
-        return _apply(_ops.SUB, self, other)
+        return _binary(_ops.SUB, self, other)
 
     def __rsub__(self, other):
-        return _apply(_ops.SUB, other, self)
+        return _binary(_ops.SUB, other, self)
 
     def __mul__(self, other):
-        return _apply(_ops.MUL, self, other)
+        return _binary(_ops.MUL, self, other)
 
     def __rmul__(self, other):
-        return _apply(_ops.MUL, other, self)
+        return _binary(_ops.MUL, other, self)
 
     def __truediv__(self, other):
-        return _apply(_ops.DIV, self, other)
+        return _binary(_ops.DIV, self, other)
 
     def __rtruediv__(self, other):
-        return _apply(_ops.DIV, other, self)
+        return _binary(_ops.DIV, other, self)
 
     def __neg__(self):
         return _apply(_ops.NEG, self)
@@ -274,10 +276,10 @@ class Tensor:
         return _F.exp(self * _F.log_of_base(base))
 
     def __matmul__(self, other):
-        return _apply(_ops.MATMUL, self, other)
+        return _binary(_ops.MATMUL, self, other)
 
     def __rmatmul__(self, other):
-        return _apply(_ops.MATMUL, other, self)
+        return _binary(_ops.MATMUL, other, self)
 
     def __getitem__(self, index):
         return _F.getitem(self, index)
@@ -346,5 +348,5 @@ def _data_of(value):
 # Imported last: both modules use Tensor.
 from . import functional as _F  # noqa: E402
 from . import ops as _ops  # noqa: E402
-from .engine import apply as _apply  # noqa: E402
+from .engine import apply as _apply, apply_binary as _binary  # noqa: E402
 from . import graph as _graph  # noqa: E402

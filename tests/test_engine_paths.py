@@ -138,3 +138,41 @@ def test_a_training_step_leaves_no_reference_cycles():
         gc.enable()
     assert unreachable == 0
     assert math.isfinite(net.loss(x, t))
+
+
+def test_scalar_operators_fast_path_records_what_apply_records():
+    x, y = Tensor(3.0, name="x"), Tensor(2.0, requires_grad=False)
+    for name, symbol_op in [("add", lambda a, b: a + b), ("sub", lambda a, b: a - b),
+                            ("mul", lambda a, b: a * b), ("div", lambda a, b: a / b)]:
+        with autograd.module_scope("Layer"):
+            fast = symbol_op(x, y)
+            plain = autograd.apply(getattr(ops, name.upper()), x, y)
+        assert fast.item() == plain.item() and fast.requires_grad and plain.requires_grad
+        assert (fast.node.op, fast.node.inputs, fast.node.params, fast.node.module) == \
+               (plain.node.op, plain.node.inputs, plain.node.params, plain.node.module) == \
+               (getattr(ops, name.upper()), (x, y), None, "Layer")
+        with autograd.no_grad():
+            assert symbol_op(x, y).node is None and not symbol_op(x, y).requires_grad
+        assert symbol_op(y, y).node is None  # constants only: nothing recorded
+
+
+def test_scalar_operators_fast_path_checks_anomalies_and_names_errors():
+    with autograd.detect_anomaly():
+        try:
+            Tensor(1.0) / Tensor(0.0)
+        except FloatingPointError as exc:
+            assert str(exc).startswith("div: forward produced 1 non-finite value (inf)")
+        else:
+            raise AssertionError("detect_anomaly let 1 / 0 through")
+
+
+def test_in_place_data_update_of_a_scalar_keeps_values_and_gradients_right():
+    x = Tensor(2.0)
+    old = x * x
+    old.backward()
+    x.data -= 0.5 * x.grad             # the optimizer's step on a scalar: 2 - 0.5 * 4
+    assert x.item() == 0.0 and type(x.data) is np.ndarray and x.data.shape == ()
+    x.grad = None
+    (x * 3.0 + x).backward()
+    assert x.grad.item() == 4.0
+    assert old.item() == 4.0           # the old graph keeps the value it saw
