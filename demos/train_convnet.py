@@ -119,11 +119,11 @@ def plot_filters(before: np.ndarray, after: np.ndarray, path: str, columns: int 
     plt = _pyplot()
     count = before.shape[0]
     rows = int(np.ceil(count / columns))
-    fig = plt.figure(figsize=(2 * columns * 0.55 + 0.6, rows * 0.6 + 0.5))
+    fig = plt.figure(figsize=(2 * columns * 0.6 + 0.3, rows * 0.6 + 0.45))
     for subfig, filters, title in zip(fig.subfigures(1, 2, wspace=0.05), (before, after),
                                       ("initial filters (random)", "after training")):
         subfig.suptitle(title, fontsize=10)
-        axes = subfig.subplots(rows, columns, squeeze=False, gridspec_kw={"hspace": 0.08, "wspace": 0.08})
+        axes = subfig.subplots(rows, columns, squeeze=False, gridspec_kw={"hspace": 0.08, "wspace": 0.08, "left": 0.02, "right": 0.98, "bottom": 0.02, "top": 0.86})
         for index, ax in enumerate(axes.ravel()):
             ax.set_xticks([])
             ax.set_yticks([])
