@@ -209,7 +209,7 @@ class Pooling:
 
 
 class BookSimpleConvNet:
-    """The book's SimpleConvNet: Conv1 → Relu1 → Pool1 (2x2, stride 2) → Affine1 → Relu2 → Affine2 → SoftmaxWithLoss.
+    """The book's SimpleConvNet: Conv1 → Relu1 → Pool1 (2x2, stride 2) → Affine1 → Relu2 → Affine2 → loss.
 
     Args:
         input_dim, conv_param, hidden_size, output_size, weight_init_std: the book's (``conv_param``'s

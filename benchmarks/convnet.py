@@ -20,7 +20,8 @@ from nn.optim import SGD
 
 from . import peers
 from .book_conv_layers import BookSimpleConvNet
-from .harness import NOT_INSTALLED, Outcome, Settings, cycle, missing_rows, paired_rounds, rows_from_samples, time_per_call
+from .harness import (NOT_INSTALLED, Outcome, Settings, cycle, missing_rows, paired_rounds, rows_from_samples,
+                      time_per_call)
 from .training import BASELINE, SETTLE, _checked, _difference
 
 __all__ = ["LR", "synthetic_images", "check_baseline", "torch_model", "convnet_step"]
@@ -74,7 +75,7 @@ def book_step(network, x_train, t_train):
 
 
 def torch_model(torch, params: Mapping, dtype):
-    """A torch ``nn.Sequential`` (Conv2d, ReLU, MaxPool2d, Flatten, Linear, ReLU, Linear) holding copies of ``W1 … b3``.
+    """A torch ``nn.Sequential`` (Conv2d, ReLU, MaxPool2d, Flatten, Linear, ReLU, Linear) with copies of ``W1 … b3``.
 
     The Linear weights are stored transposed, (out, in), as ``nn.Linear`` keeps them; Flatten keeps the
     book's (C, H, W) order, so W2 needs no permutation.

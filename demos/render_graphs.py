@@ -127,7 +127,8 @@ def main(argv=None) -> list[Path]:
                             title="TwoLayerNet, one box per layer")
     conv_loss = simple_conv_net()
     written += write_figure(conv_loss, args.out, "simple_convnet", formats=formats,
-                            rankdir="TB", title="SimpleConvNet (the book's ch. 7 layers), 2 images of 8x8, 3 filters 3x3")
+                            rankdir="TB",  # left to right, the chain of seven layers is some 8,700 px wide
+                            title="SimpleConvNet (the book's ch. 7 layers), 2 images of 8x8, 3 filters 3x3")
     written += write_figure(conv_loss, args.out, "simple_convnet_collapsed", formats=formats, collapse_modules=True,
                             title="SimpleConvNet, one box per layer")
     # The animation replays backward with autograd.graph.backward_steps; the .grad set above is not shown.

@@ -123,7 +123,8 @@ def plot_filters(before: np.ndarray, after: np.ndarray, path: str, columns: int 
     for subfig, filters, title in zip(fig.subfigures(1, 2, wspace=0.05), (before, after),
                                       ("initial filters (random)", "after training")):
         subfig.suptitle(title, fontsize=10)
-        axes = subfig.subplots(rows, columns, squeeze=False, gridspec_kw={"hspace": 0.08, "wspace": 0.08, "left": 0.02, "right": 0.98, "bottom": 0.02, "top": 0.86})
+        grid = {"hspace": 0.08, "wspace": 0.08, "left": 0.02, "right": 0.98, "bottom": 0.02, "top": 0.86}
+        axes = subfig.subplots(rows, columns, squeeze=False, gridspec_kw=grid)
         for index, ax in enumerate(axes.ravel()):
             ax.set_xticks([])
             ax.set_yticks([])

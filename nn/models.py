@@ -23,7 +23,7 @@ from .conv import Conv2d, MaxPool2d
 from .layers import Dropout, Linear, ReLU, Sequential, Sigmoid, Tanh
 from .losses import SoftmaxWithLoss
 from .module import Module, Parameter
-from .normalization import BatchNorm1d
+from .normalization import BatchNorm1d, BatchNorm2d
 
 __all__ = ["MLP", "TwoLayerNet", "MultiLayerNetExtend", "SimpleConvNet", "ParameterArrays", "ACTIVATIONS"]
 
@@ -114,7 +114,7 @@ class _BookNetwork(Module):
         Only those layers are switched: the others compute the same either way, and a TwoLayerNet's
         `gradient` (the training loop's hot path) then pays for no walk over its modules.
         """
-        modal = [layer for layer in self.layers.values() if isinstance(layer, (Dropout, BatchNorm1d))]
+        modal = [layer for layer in self.layers.values() if isinstance(layer, (Dropout, BatchNorm1d, BatchNorm2d))]
         before = [layer.training for layer in modal]
         for layer in modal:
             layer.__dict__["training"] = bool(training)

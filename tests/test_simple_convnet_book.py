@@ -1,4 +1,4 @@
-"""nn.SimpleConvNet against the book's hand-written im2col layers (`benchmarks.book_conv_layers`, the benchmark's baseline)."""
+"""nn.SimpleConvNet against the book's hand-written im2col layers (`benchmarks.book_conv_layers`)."""
 
 import doctest
 
