@@ -506,6 +506,17 @@ class SimpleConvNet(_BookNetwork):
         """The fraction of images whose highest score is the label, predicting ``batch_size`` images at a time."""
         return super().accuracy(x, t, batch_size)
 
+    def save_params(self, file_name="params.npz") -> None:
+        """The book's ``save_params``: writes the parameters to ``file_name`` as graphgrad's .npz (`Module.save`).
+
+        The book pickles its params dict; graphgrad never writes or reads pickle (see `nn.serialization`).
+        """
+        self.save(file_name)
+
+    def load_params(self, file_name="params.npz") -> None:
+        """The book's ``load_params``: reads parameters written by `save_params` into this network, in place."""
+        self.load(file_name)
+
     def __repr__(self) -> str:
         return (f"SimpleConvNet(input_dim={self.input_dim}, conv_param={self.conv_param}, "
                 f"hidden_size={self.hidden_size}, output_size={self.output_size}, dtype={self.dtype})")

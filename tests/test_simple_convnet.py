@@ -128,6 +128,14 @@ def test_save_and_load_round_trip_keeps_weights_and_predictions(tmp_path):
             tmp_path / "convnet.npz")
 
 
+def test_book_save_params_and_load_params_round_trip(tmp_path):
+    net, other = tiny_net(), tiny_net(rng=7)
+    net.save_params(tmp_path / "params.npz")
+    other.load_params(tmp_path / "params.npz")
+    for key in net.params:
+        np.testing.assert_array_equal(other.params[key], net.params[key])
+
+
 def test_train_and_eval_switch_every_layer_and_compute_the_same():
     net = tiny_net()
     x, _ = tiny_batch()
