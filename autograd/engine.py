@@ -99,7 +99,7 @@ def apply(op, *inputs, **params) -> Tensor:
                 frozen = None
                 for i in op.reads:
                     if type(arrays[i]) is _ndarray:
-                        frozen = freeze([arrays[i] for i in op.reads])
+                        frozen = freeze(map(arrays.__getitem__, op.reads))
                         break
                 if op.reads_out and type(result) is _ndarray:
                     held = freeze((result,))
