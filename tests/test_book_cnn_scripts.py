@@ -109,19 +109,21 @@ def mnist():
 
 
 # --- (a) SimpleConvNet, trained ---------------------------------------------------------------------------------------
-@pytest.mark.parametrize("optimizer, steps", [(lambda: nn.optim.SGD(lr=0.1), 30), (lambda: nn.optim.Adam(lr=0.001), 30)],
-                         ids=["SGD", "Adam"])
+OPTIMIZERS = {"SGD": lambda: nn.optim.SGD(lr=0.1), "Adam": lambda: nn.optim.Adam(lr=0.001)}  # the book's rates
+
+
+@pytest.mark.parametrize("optimizer_name", OPTIMIZERS)
 @pytest.mark.parametrize("source", SOURCES)
 def test_simple_convnet_trained_on_mnist_batches_equals_the_hand_written_layers_step_for_step(
-        source, optimizer, steps, mnist):
+        source, optimizer_name, mnist):
     (x_train, t_train), (x_test, t_test) = mnist
     ours, theirs = twin_networks(source, "SimpleConvNet", input_dim=(1, 28, 28), hidden_size=100, output_size=10,
                                  weight_init_std=0.01)  # the book's ch07 recipe, smaller batches
-    optimizers = optimizer(), optimizer()
+    optimizers = OPTIMIZERS[optimizer_name](), OPTIMIZERS[optimizer_name]()
     batches = np.random.default_rng(1)
     probe = x_train[:20], t_train[:20]
     first_loss = ours.loss(*probe)
-    for step in range(steps):
+    for step in range(30):
         mask = batches.choice(len(x_train), 20)
         x, t = x_train[mask], t_train[mask]
         grads = ours.gradient(x, t), theirs.gradient(x, t)
@@ -130,7 +132,8 @@ def test_simple_convnet_trained_on_mnist_batches_equals_the_hand_written_layers_
             opt.update(net.params, grad)  # in place: the layers hold these arrays, as in the book's trainer
     for key in theirs.params:
         np.testing.assert_allclose(ours.params[key], theirs.params[key], **TOLERANCE, err_msg=key)
-    assert ours.loss(*probe) < first_loss
+    if optimizer_name == "Adam":  # from the book's 0.01-scaled weights, 30 SGD steps barely move the loss (2.303 -> 2.297)
+        assert ours.loss(*probe) < 0.85 * first_loss  # 2.303 -> 1.60 on the full set, 1.76 on the shipped subset
     assert ours.accuracy(x_test[:200], t_test[:200]) == theirs.accuracy(x_test[:200], t_test[:200])
 
 
