@@ -183,3 +183,11 @@ def test_integer_labels_out_of_range_name_the_index_and_the_shape():
     with pytest.raises(ValueError, match=re.escape(
             "softmax_cross_entropy: label 7 is out of range for 4 classes (0..3), at index 2 of the labels of shape (3,)")):
         autograd.softmax_cross_entropy(Tensor(np.zeros((3, 4))), np.array([0, 1, 7]))
+
+
+def test_nn_softmax_with_loss_takes_tensor_labels_as_dezero_and_pytorch_users_pass_them():
+    import nn
+
+    logits = Tensor(np.array([[2.0, 1.0, 0.1], [0.0, 3.0, 1.0]]))
+    loss = nn.SoftmaxWithLoss()(logits, Tensor([0.0, 1.0]))
+    assert loss.item() == pytest.approx(autograd.softmax_cross_entropy(logits, np.array([0, 1])).item(), rel=1e-15)
