@@ -124,7 +124,7 @@ def _hold(op, values, result):
     frozen = None
     for i in op.reads:
         if type(values[i]) is _ndarray:
-            frozen = freeze([values[i] for i in op.reads])
+            frozen = freeze(map(values.__getitem__, op.reads))
             break
     if op.reads_out and type(result) is _ndarray:
         held = freeze((result,))
