@@ -47,23 +47,24 @@ def toposort(roots) -> list:
 def _recorded(roots) -> list:
     """The Tensors ops produced, reachable backwards from ``roots``, each after the producers of its inputs."""
     order = []
-    visited = set()
-    for root in roots:
-        if root._op is None or root in visited:
+    entered, done = set(), set()
+    # Depth-first with an explicit stack. A Tensor is popped once to enter it (it goes back on the stack,
+    # its producers on top of it, the first input's on top) and once more to leave it, after them; a copy
+    # a second consumer pushed is skipped. Scanning each Tensor's inputs once, not again when it returns to
+    # the top, saved 4% of a scalar op's build + backward (callgrind, scalar chain).
+    stack = [t for t in reversed(roots) if t._op is not None]
+    while stack:
+        t = stack.pop()
+        if t in entered:
+            if t not in done:
+                done.add(t)
+                order.append(t)
             continue
-        visited.add(root)
-        # Depth-first with an explicit stack: a Tensor leaves the stack once all its producers have.
-        # Ops have one or two inputs, so rescanning them when a Tensor returns to the top is cheap.
-        stack = [root]
-        while stack:
-            t = stack[-1]
-            for t_input in t._inputs:
-                if t_input._op is not None and t_input not in visited:
-                    visited.add(t_input)
-                    stack.append(t_input)
-                    break
-            else:
-                order.append(stack.pop())
+        entered.add(t)
+        stack.append(t)
+        for t_input in reversed((t._x, t._y) + t._more):  # (`_y` is None for a one-input op)
+            if t_input is not None and t_input._op is not None and t_input not in entered:
+                stack.append(t_input)
     return order
 
 
@@ -159,25 +160,27 @@ def _propagate(roots, seeds, *, who: str, create_graph: bool, retain_graph: bool
             if held is RELEASED:
                 raise released_error(who, out.node)
             store(out, g)
-            op, params, inputs = out._op, out._params, out._inputs
+            op, params = out._op, out._params
             if op.saves:
                 params = dict(params or (), saved=out._saved)
             if create_graph:  # the VJPs run on the Tensors, recorded; else on the values forward saw
                 _check_values_unchanged(out, who)
-                args, out_value = inputs, out
+                args, out_value = out._inputs, out
             else:
                 args, out_value = out._values, out._out_value
             sent = [] if on_step else None
-            for t, value, vjp in zip(inputs, out._values, op.vjps):
+            args = (g, out_value, *args)  # once per op: `vjp(g, out_value, *args)` per input cost 3% more (callgrind)
+            # (out._x, out._y): zip stops at the last VJP, so a one-input op's None is never read.
+            for t, value, vjp in zip((out._x, out._y) + out._more, out._values, op.vjps):
                 g_input = None
                 if t.requires_grad:
-                    g_input = vjp(g, out_value, *args) if params is None else vjp(g, out_value, *args, **params)
+                    g_input = vjp(*args) if params is None else vjp(*args, **params)
                     # Two NumPy scalars of one type agree in shape and dtype: no checks for scalar graphs,
                     # where they cost as much as the VJP itself.
                     if type(g_input) is not type(value) or type(value) is _ndarray:
                         g_input = _fit(op, g_input, value, create_graph)
                     if anomaly:
-                        check_finite(op, "backward", _data(g_input), [a.data for a in inputs])
+                        check_finite(op, "backward", _data(g_input), [a.data for a in out._inputs])
                     previous = pending.get(t)
                     pending[t] = g_input if previous is None else previous + g_input
                 if on_step:

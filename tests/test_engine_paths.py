@@ -189,3 +189,17 @@ def test_a_recorded_op_adds_no_object_the_collector_keeps_tracking_for_its_saved
     gc.collect()
     assert not gc.is_tracked(y.node._values)
     assert not gc.is_tracked(m.node._values)
+
+
+def test_a_recorded_scalar_op_leaves_one_object_the_collector_tracks():
+    # The output Tensor holds the record; inputs in slots, values in a tuple of NumPy scalars (untracked).
+    a, c, y = Tensor(0.5), Tensor(0.25), Tensor(1.0)
+    gc.collect()
+    before = len(gc.get_objects())
+    for _ in range(500):
+        y = y * a + c
+    x = (y.relu() + a.tanh()) * 2.0  # one-input ops and a coerced constant (one Tensor more)
+    gc.collect()
+    assert len(gc.get_objects()) - before == 1000 + 4 + 1
+    assert [t.item() for t in x.node.inputs[0].node.inputs] == [y.item(), math.tanh(0.5)]
+    assert len(y.node.inputs) == 2 and len(x.node.inputs[0].node.inputs[0].node.inputs) == 1
