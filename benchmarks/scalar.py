@@ -7,7 +7,6 @@ a recursion limit above the graph's depth, which is raised for its runs only.
 
 from __future__ import annotations
 
-import gc
 import itertools
 import math
 import random
@@ -20,7 +19,8 @@ import numpy as np
 from autograd import Tensor
 
 from . import peers
-from .harness import NOT_INSTALLED, CollectorClock, Outcome, Settings, missing_rows, paired_rounds, rows_from_samples
+from .harness import (NOT_INSTALLED, CollectorClock, Outcome, Settings, collector_off, missing_rows, paired_rounds,
+                      rows_from_samples)
 
 __all__ = ["scalar_chain", "micrograd_demo", "make_moons", "ScalarMLP", "ArrayMLP"]
 
@@ -276,16 +276,12 @@ def micrograd_demo(settings: Settings) -> Outcome:
                 start = time.perf_counter()
                 step(next(iteration) % 100)
                 seconds = time.perf_counter() - start
-            # The same again with the cyclic collector off (the benchmark's choice, never the library's):
-            # the engine's own per-op cost, without the collections micrograd's reference cycles cause.
-            gc.collect()
-            gc.disable()
-            try:
+            # The same again with the cyclic collector off for every contender: the engine's own per-op cost,
+            # without the collections micrograd's reference cycles cause.
+            with collector_off():
                 start = time.perf_counter()
                 step(next(iteration) % 100)
                 seconds_off = time.perf_counter() - start
-            finally:
-                gc.enable()
             return {"step": seconds, "collector share": collector.seconds / seconds, "step, collector off": seconds_off}
         return run
 
