@@ -34,10 +34,10 @@ $(DOCS_STAMP): pyproject.toml
 	touch $@
 
 # The docs site, every page's cells executed afresh (-E): a cell error, a warning (-W, all reported with
-# --keep-going) or a broken cross-reference or internal link (-n) fails the build. Offline, like the tests:
+# --keep-going) or a broken cross-reference or internal link (-n) fails the build; -T prints a failing cell's traceback. Offline, like the tests:
 # the MNIST page trains on $(GRAPHGRAD_DATA) when set, else on the bundled 5,000-image subset.
 docs: $(DOCS_STAMP)
-	GRAPHGRAD_OFFLINE=1 OPENBLAS_NUM_THREADS=1 $(PY) -m sphinx -b html -E -n -W --keep-going docs $(DOCS_OUT)
+	GRAPHGRAD_OFFLINE=1 OPENBLAS_NUM_THREADS=1 $(PY) -m sphinx -b html -E -n -W --keep-going -T docs $(DOCS_OUT)
 	@echo "docs: open $(DOCS_OUT)/index.html"
 
 demo: $(STAMP)
