@@ -22,7 +22,6 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.napoleon",
-    "sphinx.ext.mathjax",
 ]
 
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "**.ipynb_checkpoints"]
@@ -34,7 +33,8 @@ nb_execution_raise_on_error = True    # a cell error fails the build
 nb_execution_timeout = 600            # the MNIST page trains for a while on a busy machine
 nb_execution_show_tb = True           # a failing cell's traceback is printed in the build log
 nb_merge_streams = True
-myst_enable_extensions = ["dollarmath", "colon_fence", "deflist"]
+# Formulas are Unicode text, not LaTeX: MathJax would load from a CDN, and the site must read offline.
+myst_enable_extensions = ["colon_fence", "deflist"]
 myst_heading_anchors = 3
 
 # --- API reference ------------------------------------------------------------------------------------
