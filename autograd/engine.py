@@ -70,7 +70,9 @@ def apply(op, *inputs, **params) -> Tensor:
         if not isinstance(value, Tensor):
             tensors = _coerce(op, inputs)
             break
-    arrays = list(map(_DATA, tensors))
+    # A tuple, not a list: the collector stops tracking a tuple of arrays and scalars after its first pass,
+    # where a list per recorded op stays tracked (one more object per op in every full collection).
+    arrays = tuple(map(_DATA, tensors))
     mode = _current_mode()
     if mode.anomaly:
         result = _forward_checked(op, arrays, params)
@@ -97,7 +99,7 @@ def apply(op, *inputs, **params) -> Tensor:
                 frozen = None
                 for i in op.reads:
                     if type(arrays[i]) is _ndarray:
-                        frozen = freeze([arrays[i] for i in op.reads])
+                        frozen = freeze(map(arrays.__getitem__, op.reads))
                         break
                 if op.reads_out and type(result) is _ndarray:
                     held = freeze((result,))

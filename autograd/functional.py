@@ -19,6 +19,7 @@ __all__ = [
     "add", "sub", "neg", "mul", "div", "power", "matmul", "dot", "exp", "log", "tanh", "relu", "sigmoid",
     "sum", "mean", "max", "astype", "reshape", "transpose", "broadcast_to", "getitem", "softmax", "log_softmax",
     "softmax_cross_entropy", "sin", "cos", "clip", "leaky_relu", "min", "conv2d", "max_pool2d", "avg_pool2d",
+    "sum_to", "flatten", "linear", "mean_squared_error",
 ]
 
 
@@ -192,6 +193,43 @@ def reshape(x, shape) -> Tensor:
     return apply(ops.RESHAPE, x, shape=shape)
 
 
+def flatten(x, start_dim: int = 1, end_dim: int = -1) -> Tensor:
+    """``x`` with the axes ``start_dim`` to ``end_dim`` (both included) merged into one: a `reshape`.
+
+    The default keeps axis 0, the batch, and flattens the rest: (N, C, H, W) -> (N, C·H·W), as the book's
+    Affine and ``nn.Flatten`` (PyTorch's ``nn.Flatten`` too) do. `Tensor.flatten` keeps NumPy's
+    ``ndarray.flatten`` meaning instead: all axes (``start_dim=0``). Empty axes are fine ((0, 3, 4) ->
+    (0, 12)); a 0-d input counts as 1-d, as in PyTorch.
+
+    Raises:
+        ValueError: ``start_dim`` or ``end_dim`` is out of range, or ``start_dim`` comes after ``end_dim``.
+
+    >>> flatten(Tensor(np.zeros((2, 3, 4, 5)))).shape
+    (2, 60)
+    >>> flatten(Tensor(np.zeros((2, 3, 4, 5))), 1, 2).shape
+    (2, 12, 5)
+    >>> flatten(Tensor(np.zeros((2, 3))), 2)
+    Traceback (most recent call last):
+    ...
+    ValueError: flatten: start_dim 2 is out of range for an input of 2 dimensions
+    """
+    shape = _shape_of(x)
+    ndim = builtins.max(len(shape), 1)
+    dims = []
+    for what, dim in (("start_dim", start_dim), ("end_dim", end_dim)):
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
+            raise TypeError(f"flatten: {what} must be an int, got {type(dim).__name__}")
+        if not -ndim <= dim < ndim:
+            raise ValueError(f"flatten: {what} {dim} is out of range for an input of {len(shape)} dimensions")
+        dims.append(int(dim) % ndim)
+    start, end = dims
+    if start > end:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for an input of "
+                         f"{len(shape)} dimensions")
+    merged = math.prod(shape[start:end + 1])
+    return apply(ops.RESHAPE, x, shape=tuple(shape[:start]) + (merged,) + tuple(shape[end + 1:]))
+
+
 def transpose(x, axes=None) -> Tensor:
     """Permute the axes as ``np.transpose`` does (None reverses them; ``x.T`` for a matrix)."""
     if axes is not None:
@@ -207,6 +245,41 @@ def broadcast_to(x, shape) -> Tensor:
     """``x`` broadcast to ``shape`` (a read-only view in the forward pass)."""
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
     return apply(ops.BROADCAST_TO, x, shape=shape)
+
+
+def sum_to(x, shape) -> Tensor:
+    """``x`` summed over the axes that broadcasting ``shape`` to ``x.shape`` added or stretched: the reverse
+    (and the adjoint) of `broadcast_to`, so its gradient is ``g`` broadcast back to ``x.shape``.
+
+    The engine's own helper `autograd.ops.sum_to` (which reduces every gradient of a broadcasting op), run
+    on a Tensor: a ``sum`` with ``keepdims`` and a ``reshape``, both recorded. ``shape == x.shape`` gives a
+    reshape that changes nothing, so the result is always a new Tensor on the graph.
+
+    Raises:
+        ValueError: ``shape`` cannot be broadcast to ``x.shape``.
+
+    >>> sum_to(Tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]), (3,)).data  # the seed's bias gradient
+    array([5., 7., 9.])
+    >>> sum_to(Tensor(np.ones((2, 3))), (2, 1)).data
+    array([[3.],
+           [3.]])
+    >>> sum_to(Tensor(np.ones((2, 3))), (2,))
+    Traceback (most recent call last):
+    ...
+    ValueError: sum_to: shape (2,) cannot be broadcast to the input's shape (2, 3), so the input cannot be summed to it
+    """
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(int(n) for n in shape)
+    x = x if isinstance(x, Tensor) else apply(ops.RESHAPE, x, shape=np.shape(x))  # a constant, as other ops make
+    try:
+        fits = np.broadcast_shapes(shape, x.shape) == x.shape
+    except ValueError:
+        fits = False
+    if not fits or builtins.min(shape, default=0) < 0:
+        raise ValueError(f"sum_to: shape {shape} cannot be broadcast to the input's shape {x.shape}, "
+                         "so the input cannot be summed to it")
+    if x.shape == shape:
+        return apply(ops.RESHAPE, x, shape=shape)
+    return ops.sum_to(x, shape)
 
 
 def getitem(x, index) -> Tensor:
@@ -257,14 +330,16 @@ def softmax_cross_entropy(logits, t) -> Tensor:
     Args:
         logits: scores of shape (N, C), or (C,) for one sample.
         t: integer class labels of shape (N,) (or a single label for 1-d logits), or one-hot
-            targets of the logits' shape. A parameter: it gets no gradient.
+            targets of the logits' shape. A parameter: it gets no gradient. A Tensor of labels holds
+            floats (``Tensor([0., 3., 1.])``): its whole numbers are read as the integer labels.
 
     Returns:
         The mean loss over the batch as a 0-d Tensor. Its VJP is ``(softmax(logits) - onehot) / N``.
 
     Raises:
-        ValueError: labels out of range, or targets whose shape fits neither form.
-        TypeError: float labels.
+        ValueError: labels out of range, a Tensor of labels holding a value that is not a whole
+            number, or targets whose shape fits neither form.
+        TypeError: an ndarray (or list) of float or bool labels: give integers, as NumPy can hold them.
 
     >>> logits = Tensor([[2.0, 1.0, 0.1]])
     >>> loss = softmax_cross_entropy(logits, [0])
@@ -273,9 +348,18 @@ def softmax_cross_entropy(logits, t) -> Tensor:
     >>> loss.backward()
     >>> logits.grad.round(4)
     array([[-0.341 ,  0.2424,  0.0986]])
+    >>> round(softmax_cross_entropy(logits, Tensor([0.0])).item(), 4)  # labels in a Tensor
+    0.417
+    >>> softmax_cross_entropy(logits, Tensor([0.5]))
+    Traceback (most recent call last):
+    ...
+    ValueError: softmax_cross_entropy: labels must be whole numbers, got 0.5 at index 0 of the labels Tensor of shape (1,)
     """
     logits_shape = logits.shape if isinstance(logits, Tensor) else np.shape(logits)
-    target = t.data if isinstance(t, Tensor) else np.asarray(t)
+    if isinstance(t, Tensor) and t.ndim == len(logits_shape) - 1 and len(logits_shape) in (1, 2):
+        target = _whole_number_labels(t, logits_shape[-1])  # a Tensor holds floats: labels come as 0., 3., 1.
+    else:
+        target = t.data if isinstance(t, Tensor) else np.asarray(t)
     if len(logits_shape) == 1:  # one sample: a batch of one
         target = target.reshape(1, -1) if target.ndim == 1 else target.reshape(1)
         return softmax_cross_entropy(reshape(logits, (1, -1)), target)
@@ -289,9 +373,10 @@ def softmax_cross_entropy(logits, t) -> Tensor:
                 "(pass one-hot targets of shape (N, C) for soft labels)"
             )
         if n and (target.min() < 0 or target.max() >= num_classes):
-            bad = target[(target < 0) | (target >= num_classes)][0]
+            where = np.flatnonzero((target < 0) | (target >= num_classes))[0]
             raise ValueError(
-                f"softmax_cross_entropy: label {bad} is out of range for {num_classes} classes (0..{num_classes - 1})"
+                f"softmax_cross_entropy: label {target[where]} is out of range for {num_classes} classes "
+                f"(0..{num_classes - 1}), at index {where} of the labels of shape {target.shape}"
             )
     elif target.shape == (n, num_classes):
         if target.dtype.kind not in "biuf":
@@ -302,6 +387,22 @@ def softmax_cross_entropy(logits, t) -> Tensor:
             f"one-hot rows {(n, num_classes)} for logits of shape {logits_shape}"
         )
     return apply(ops.SOFTMAX_CROSS_ENTROPY, logits, target=target)
+
+
+def _whole_number_labels(t: Tensor, num_classes: int) -> np.ndarray:
+    """The integer labels a Tensor holds as floats, checked while they are floats (1e20 stays 1e20 in the
+    error): a value that is not a whole number, or is out of range, is a `ValueError` naming it and its index."""
+    values = t.data
+    whole = np.isfinite(values) & (values == np.round(values))
+    inside = whole & (values >= 0) & (values < num_classes)
+    if not inside.all():
+        where = np.unravel_index(np.flatnonzero(~inside)[0], values.shape)
+        at = f" at index {where[0]}" if values.ndim == 1 else ""
+        value = float(values[where])
+        problem = ("labels must be whole numbers, got" if not whole[where] else
+                   f"label out of range for {num_classes} classes (0..{num_classes - 1}):")
+        raise ValueError(f"softmax_cross_entropy: {problem} {value:g}{at} of the labels Tensor of shape {values.shape}")
+    return values.astype(np.int64)
 
 
 # --- elementwise: trigonometry, clipping, leaky ReLU, min ------------------------------------------------
@@ -485,3 +586,91 @@ def avg_pool2d(x, kernel, stride=None, pad=0) -> Tensor:
     col = apply(ops.IM2COL, x, kernel=kernel, stride=stride, pad=pad)
     means = mean(reshape(col, (-1, kernel[0] * kernel[1])), axis=1)  # one row per (n, out_h, out_w, c)
     return transpose(reshape(means, (n, out_h, out_w, c)), (0, 3, 1, 2))
+
+
+# --- a layer and a loss composed of ops -----------------------------------------------------------------------
+def linear(x, W, b=None) -> Tensor:
+    """``x @ W + b``: the book's Affine (and `nn.Linear`), with ``W`` of shape (in, out) as the book has it
+    (PyTorch's ``F.linear`` takes (out, in) and transposes it).
+
+    ``x`` is (N, in), or (..., in) with leading axes kept (NumPy's matmul rules); it is not flattened (see
+    `flatten` for image batches). Composed of ``matmul`` and ``add``: the add's gradient is summed to ``b``'s
+    shape by the engine, so ``db`` is ``g`` summed over every leading axis.
+
+    Args:
+        x: inputs (..., in).
+        W: weights (in, out), or (in,) for one output per row (the out axis is then dropped, as in ``x @ w``).
+        b: biases broadcastable to (out,) ((out,), (1,) or a scalar), or None.
+
+    Raises:
+        ValueError: ``W`` is not 1-d or 2-d, its ``in`` differs from ``x``'s last axis, or ``b`` does not fit.
+
+    >>> linear(Tensor([[1.0, 2.0]]), Tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]]), Tensor([0.5, 0.5, 0.5])).data
+    array([[1.5, 2.5, 3.5]])
+    >>> linear(Tensor(np.ones((4, 3))), Tensor(np.ones((3, 2))), Tensor(np.ones(3)))
+    Traceback (most recent call last):
+    ...
+    ValueError: linear: the bias of shape (3,) does not fit the 2 outputs of W of shape (3, 2)
+    """
+    x_shape, w_shape = _shape_of(x), _shape_of(W)
+    if len(w_shape) not in (1, 2):
+        raise ValueError(f"linear: W must have shape (in, out) or (in,), got {w_shape}")
+    if len(x_shape) == 0 or x_shape[-1] != w_shape[0]:
+        raise ValueError(f"linear: the input of shape {x_shape} has {x_shape[-1] if x_shape else 0} features "
+                         f"but W of shape {w_shape} expects {w_shape[0]}")
+    out = matmul(x, W)
+    if b is None:
+        return out
+    outputs = w_shape[1:]
+    b_shape = _shape_of(b)
+    try:
+        fits = len(b_shape) <= len(outputs) and np.broadcast_shapes(b_shape, outputs) == outputs
+    except ValueError:
+        fits = False
+    if not fits:
+        count = f"{outputs[0]} outputs" if outputs else "single output"
+        raise ValueError(f"linear: the bias of shape {b_shape} does not fit the {count} of W of shape {w_shape}")
+    return add(out, b)
+
+
+MSE_REDUCTIONS = ("mean", "sum", "half_sum", "none")
+
+
+def mean_squared_error(y, t, reduction: str = "mean") -> Tensor:
+    """The squared errors ``(y - t)²``, reduced as ``reduction`` says; both inputs get gradients.
+
+    Reductions:
+        ``"mean"`` (default): the mean over every element, PyTorch's ``mse_loss``, which the name says.
+        ``"half_sum"``: ``0.5 * sum((y - t)²)``, the book's ``mean_squared_error`` (chapter 4), whose
+        gradient with respect to ``y`` is ``y - t``.
+        ``"sum"``: the sum; ``"none"``: the squared errors themselves, of ``y``'s shape.
+    (DeZero's ``mean_squared_error`` is the sum divided by the batch size: ``"sum"`` divided by ``len(y)``.)
+
+    Raises:
+        ValueError: ``y`` and ``t`` differ in shape (NumPy would broadcast (N, 1) against (N,) into an
+            (N, N) matrix of errors without a word), or ``reduction`` is none of the above.
+
+    >>> y = Tensor([0.1, 0.05, 0.6, 0.0, 0.05, 0.1, 0.0, 0.1, 0.0, 0.0])  # the book's example
+    >>> t = Tensor([0, 0, 1, 0, 0, 0, 0, 0, 0, 0])
+    >>> round(mean_squared_error(y, t, reduction="half_sum").item(), 6)
+    0.0975
+    >>> round(mean_squared_error(y, t).item(), 6)
+    0.0195
+    >>> mean_squared_error(Tensor(np.zeros((3, 1))), Tensor(np.zeros(3)))
+    Traceback (most recent call last):
+    ...
+    ValueError: mean_squared_error: y of shape (3, 1) and t of shape (3,) differ; give them one shape
+    """
+    if reduction not in MSE_REDUCTIONS:
+        raise ValueError(f"mean_squared_error: reduction must be one of {MSE_REDUCTIONS}, got {reduction!r}")
+    y_shape, t_shape = _shape_of(y), _shape_of(t)
+    if y_shape != t_shape:
+        raise ValueError(f"mean_squared_error: y of shape {y_shape} and t of shape {t_shape} differ; give them one shape")
+    error = sub(y, t)
+    squared = mul(error, error)
+    if reduction == "none":
+        return squared
+    if reduction == "mean":
+        return mean(squared)
+    total = sum(squared)
+    return mul(total, 0.5) if reduction == "half_sum" else total

@@ -224,7 +224,7 @@ def _propagate(roots, seeds, *, who: str, create_graph: bool, retain_graph: bool
 
 def _fit(op, g_input, value, create_graph: bool):
     """Sum a broadcast gradient back to its input's shape and give it the input's dtype; refuse any other shape."""
-    shape = np.shape(value)
+    shape = value.shape  # an ndarray or a NumPy scalar (np.shape costs ~0.4 µs a call through its dispatcher)
     if g_input.shape != shape:
         if op.broadcasting:
             g_input = sum_to(g_input, shape)

@@ -149,7 +149,7 @@ class module_scope(_ModeContext):
     __slots__ = ("name",)
 
     def __init__(self, name: str):
-        super().__init__()
+        self._saved = []  # as _ModeContext.__init__, without the call: this runs on every module call
         self.name = name
 
     def _changed(self, mode):

@@ -316,6 +316,13 @@ class Tensor:
     def broadcast_to(self, shape):
         return _F.broadcast_to(self, shape)
 
+    def sum_to(self, shape):
+        return _F.sum_to(self, shape)
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1):
+        """All axes merged into one by default, as NumPy's ``ndarray.flatten`` (`autograd.flatten` keeps axis 0)."""
+        return _F.flatten(self, start_dim, end_dim)
+
 
 def _data_of(value):
     return value._data if isinstance(value, Tensor) else value

@@ -28,6 +28,9 @@ ACTIVATIONS = {"relu": (ReLU, "Relu"), "sigmoid": (Sigmoid, "Sigmoid"), "tanh": 
 """Activation name -> (layer class, the seed-style name prefix of its layers: ``Relu1``, ``Sigmoid1``)."""
 
 
+_NO_SWITCH = contextlib.nullcontext()  # reentrant and stateless: one serves every call
+
+
 class ParameterArrays(MutableMapping):
     """The seed's ``params`` dict over Parameters: reading gives each Parameter's array, writing copies into it.
 
@@ -221,14 +224,18 @@ class MLP(Module):
             loss = loss + decay
         return loss
 
-    @contextlib.contextmanager
     def _mode(self, training: bool):
         """Run the layers that depend on the mode (Dropout, BatchNorm) in ``training`` mode, then restore theirs.
 
         Only those layers are switched: the others compute the same either way, and a TwoLayerNet's
-        `gradient` (the training loop's hot path) then pays for no walk over its modules.
+        `gradient` (the training loop's hot path) pays for no walk over its modules and no generator.
         """
         modal = [layer for layer in self.layers.values() if isinstance(layer, (Dropout, BatchNorm1d))]
+        return self._switched(modal, training) if modal else _NO_SWITCH
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _switched(modal: list, training: bool):
         before = [layer.training for layer in modal]
         for layer in modal:
             layer.__dict__["training"] = bool(training)

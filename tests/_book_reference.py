@@ -1,7 +1,14 @@
 """The book's chapter 6 formulas (common/layers.py, common/multi_layer_net_extend.py) restated in NumPy, as
-references for the tests: hand-written forward and backward passes, as the book computes them."""
+references for the tests: hand-written forward and backward passes, as the book computes them.
+
+`hand_written_layers` gathers every hand-written layer the book's networks use (these, the chapter-7 ones of
+``_book_conv`` and the chapter-5 ones of ``benchmarks.seed_layers``) into one module, the ``common.layers`` that
+``tests/test_book_cnn_scripts.py`` gives the book's networks when they are to run without graphgrad.
+"""
 
 from __future__ import annotations
+
+import types
 
 import numpy as np
 
@@ -9,9 +16,9 @@ import numpy as np
 class BookBatchNorm:
     """The book's BatchNormalization formulas (common/layers.py), restated as a reference for the tests."""
 
-    def __init__(self, gamma, beta, momentum=0.9):
+    def __init__(self, gamma, beta, momentum=0.9, running_mean=None, running_var=None):
         self.gamma, self.beta, self.momentum = gamma, beta, momentum
-        self.running_mean = self.running_var = None
+        self.running_mean, self.running_var = running_mean, running_var
 
     def forward(self, x, train_flg=True):
         self.input_shape = x.shape
@@ -87,3 +94,53 @@ def book_extend_gradient(params, x, t, hidden_layer_num, weight_decay_lambda=0.0
     for index in range(1, last + 1):
         grads[f"W{index}"] = grads[f"W{index}"] + weight_decay_lambda * params[f"W{index}"]
     return grads
+
+
+class BookAffine:
+    """The book's chapter-7 Affine (common/layers.py): an image batch is reshaped to (N, -1), and dx back."""
+
+    def __init__(self, W, b):
+        self.W, self.b = W, b
+
+    def forward(self, x):
+        self.original_x_shape = x.shape
+        self.x = x.reshape(x.shape[0], -1)
+        return np.dot(self.x, self.W) + self.b
+
+    def backward(self, dout):
+        dx = np.dot(dout, self.W.T)
+        self.dW = np.dot(self.x.T, dout)
+        self.db = np.sum(dout, axis=0)
+        return dx.reshape(*self.original_x_shape)
+
+
+class BookDropout:
+    """The book's Dropout: a mask ``rand > ratio`` from NumPy's global generator in training, ``x * (1 - ratio)``
+    otherwise; backward multiplies by the mask."""
+
+    def __init__(self, dropout_ratio=0.5):
+        self.dropout_ratio = dropout_ratio
+        self.mask = None
+
+    def forward(self, x, train_flg=True):
+        if train_flg:
+            self.mask = np.random.rand(*x.shape) > self.dropout_ratio
+            return x * self.mask
+        return x * (1.0 - self.dropout_ratio)
+
+    def backward(self, dout):
+        return dout * self.mask
+
+
+def hand_written_layers() -> types.ModuleType:
+    """A module named ``common.layers`` holding the book's hand-written layers, under the book's names."""
+    import _book_conv
+    from benchmarks import seed_layers
+
+    module = types.ModuleType("common.layers", "The book's hand-written layers, as the tests restate them.")
+    layers = {"Relu": seed_layers.Relu, "Sigmoid": seed_layers.Sigmoid, "SoftmaxWithLoss": seed_layers.SoftmaxWithLoss,
+              "Affine": BookAffine, "Dropout": BookDropout, "BatchNormalization": BookBatchNorm,
+              "Convolution": _book_conv.Convolution, "Pooling": _book_conv.Pooling}
+    module.__dict__.update(layers)
+    module.__all__ = list(layers)
+    return module

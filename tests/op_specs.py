@@ -868,3 +868,152 @@ SPECS += (
                    Case(((2, 2, 0), (0, 3))), Case(((2, 3, 4), (2, 5, 4))))),
 )
 SPECS_BY_NAME = {spec.name: spec for spec in SPECS}
+
+
+# --- sum_to, flatten, linear, mean_squared_error, labels held in a Tensor (issue 9) --------------------------------
+# Compositions of table ops (reshape and sum; matmul and add; sub, mul and sum or mean), each with rows of its
+# own. The references are written without the engine's helpers: sum_to scatters with np.add.at.
+def _sum_to_reference(x, shape):
+    targets = np.broadcast_to(np.arange(int(np.prod(shape))).reshape(shape), x.shape)  # refuses what sum_to refuses
+    out = np.zeros(int(np.prod(shape)), dtype=x.dtype)
+    np.add.at(out, targets.reshape(-1), x.reshape(-1))
+    return out.reshape(shape)
+
+
+SUM_TO_CASES = (((2, 3), (3,)), ((2, 3), (2, 1)), ((2, 3), ()), ((2, 3), (1, 1)), ((4, 5, 6), (5, 1)),
+                ((2, 3), (2, 3)), ((), ()), ((3,), (1,)), ((0, 3), (3,)), ((0, 3), (1, 3)), ((2, 1, 4), (1, 4)),
+                ((2, 3), (2,)), ((3,), (2, 3)), ((2, 3), (4, 3)))  # the last three are refused
+
+
+@st.composite
+def _sum_to_cases(draw, max_side: int, min_side: int = 1):
+    broadcast = draw(_broadcast_to_cases(max_side, min_side))
+    return Case((broadcast.params["shape"],), {"shape": broadcast.shapes[0]})
+
+
+def _flatten_reference(x, start_dim=1, end_dim=-1):
+    shape = x.shape or (1,)
+    dims = []
+    for dim in (start_dim, end_dim):
+        if not -len(shape) <= dim < len(shape):
+            raise ValueError(f"dim {dim} out of range")
+        dims.append(dim % len(shape))
+    start, end = dims
+    if start > end:
+        raise ValueError("start_dim after end_dim")
+    return x.reshape(shape[:start] + (int(np.prod(shape[start:end + 1])),) + shape[end + 1:])
+
+
+FLATTENS = (((2, 3, 4, 5), {}), ((2, 3, 4, 5), {"start_dim": 1, "end_dim": 2}), ((2, 3, 4), {"start_dim": 0}),
+            ((2, 3, 4), {"start_dim": -2}), ((0, 3, 4), {}), ((3, 0, 2), {"start_dim": 0, "end_dim": 1}),
+            ((), {"start_dim": 0}), ((5,), {"start_dim": -1}), ((2, 1, 1), {}), ((2, 3, 4), {"end_dim": -2}),
+            ((2, 3), {"start_dim": 2}), ((2, 3, 4), {"start_dim": 2, "end_dim": 1}), ((), {}))  # the last 3 refused
+
+
+@st.composite
+def _flatten_cases(draw, max_side: int, min_side: int = 1):
+    shape = draw(array_shapes(min_side=min_side, max_side=max_side))
+    ndim = max(len(shape), 1)
+    start = draw(st.integers(0, ndim - 1))
+    end = draw(st.integers(start, ndim - 1))
+    return Case((shape,), {"start_dim": start - ndim * draw(st.booleans()), "end_dim": end - ndim * draw(st.booleans())})
+
+
+def _linear_reference(x, W, b=None):
+    out = np.matmul(x, W)
+    return out if b is None else out + b
+
+
+LINEARS = (((4, 3), (3, 2), (2,)), ((1, 3), (3, 1), (1,)), ((2, 5, 3), (3, 4), (4,)), ((0, 3), (3, 2), (2,)),
+           ((3,), (3, 2), (2,)), ((4, 3), (3,), ()), ((4, 3), (3, 2), (1,)), ((4, 3), (3, 2), ()),
+           ((4, 3), (4, 2), (2,)), ((4, 3), (3, 2), (3,)))  # the last two are refused
+
+
+@st.composite
+def _linear_cases(draw, max_side: int, min_side: int = 1, *, bias: bool = True):
+    side = st.integers(min_side, max(min_side, min(max_side, 4)))
+    features, outputs = draw(st.integers(1, 4)), draw(side)
+    x_shape = draw(hnp.array_shapes(min_dims=0, max_dims=2, min_side=min_side, max_side=3)) + (features,)
+    w_shape = draw(st.sampled_from([(features, outputs), (features,)]))
+    shapes = (x_shape, w_shape)
+    if bias:
+        shapes += (draw(st.sampled_from([w_shape[1:], (), (1,)] if len(w_shape) == 2 else [()])),)
+    return Case(shapes)
+
+
+def _mse_reference(y, t, reduction="mean"):
+    if y.shape != t.shape:
+        raise ValueError("shapes differ")
+    squared = (y - t) ** 2
+    reduce = {"mean": np.mean, "sum": np.sum, "half_sum": lambda a: 0.5 * np.sum(a), "none": lambda a: a}
+    if reduction not in reduce:
+        raise ValueError(f"unknown reduction {reduction!r}")
+    return np.asarray(reduce[reduction](squared))
+
+
+MSE_SHAPES = ((), (3,), (2, 3), (0, 3), (4, 5, 6))
+
+
+def _mse_matrix() -> tuple:
+    reductions = ("mean", "sum", "half_sum", "none")
+    cases = [Case((shape, shape), {"reduction": r}) for shape in MSE_SHAPES for r in reductions]
+    return tuple(cases) + (Case(((3, 1), (3,)), {"reduction": "mean"}), Case(((2,), (2,)), {"reduction": "max"}))
+
+
+@st.composite
+def _mse_cases(draw, max_side: int, min_side: int = 1):
+    shape = draw(array_shapes(min_side=min_side, max_side=max_side))
+    return Case((shape, shape), {"reduction": draw(st.sampled_from(["mean", "sum", "half_sum", "none"]))})
+
+
+def _tensor_labels(logits, t):
+    return autograd.softmax_cross_entropy(logits, autograd.Tensor(t, requires_grad=False))
+
+
+def _tensor_labels_reference(logits, t):
+    t = np.asarray(t, dtype=np.float64)
+    if not np.all(np.isfinite(t) & (t == np.round(t)) & (t >= 0) & (t < logits.shape[-1])):
+        raise ValueError("labels must be whole numbers in range")
+    return _cross_entropy_reference(logits, t.astype(np.int64))
+
+
+def _tensor_labels_matrix() -> tuple:
+    labels = np.random.default_rng(7).integers(0, 10, 12).astype(np.float64)
+    return (Case(((3, 4),), {"t": np.array([0.0, 3.0, 1.0])}), Case(((4,),), {"t": np.array(2.0)}),
+            Case(((1, 1),), {"t": np.array([0.0])}), Case(((12, 10),), {"t": labels}),
+            Case(((0, 4),), {"t": np.zeros(0)}), Case(((3, 4),), {"t": np.array([0.0, 1.5, 1.0])}),
+            Case(((3, 4),), {"t": np.array([0.0, 4.0, 1.0])}), Case(((3, 4),), {"t": np.array([0.0, -1.0, 1.0])}),
+            Case(((3, 4),), {"t": np.array([np.nan, 0.0, 1.0])}), Case(((4,),), {"t": np.array(0.25)}))
+
+
+@st.composite
+def _tensor_labels_cases(draw, max_side: int, min_side: int = 1):
+    n, c = draw(st.integers(min_side, max_side)), draw(st.integers(1, max_side))
+    labels = np.array(draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n)), dtype=np.float64)
+    if draw(st.booleans()) and n:
+        return Case(((c,),), {"t": labels[0].reshape(())})
+    return Case(((n, c),), {"t": labels})
+
+
+SPECS += (
+    OpSpec("sum_to", autograd.sum_to, _sum_to_reference, _sum_to_cases,
+           tuple(Case((x,), {"shape": s}) for x, s in SUM_TO_CASES[:5]), composite=True, nonfinite_grads=NOWHERE,
+           matrix=tuple(Case((x,), {"shape": s}) for x, s in SUM_TO_CASES)),
+    OpSpec("flatten", autograd.flatten, _flatten_reference, _flatten_cases,
+           tuple(Case((shape,), params) for shape, params in FLATTENS[:4]), composite=True, nonfinite_grads=NOWHERE,
+           matrix=tuple(Case((shape,), params) for shape, params in FLATTENS)),
+    OpSpec("linear", autograd.linear, _linear_reference, _linear_cases,
+           tuple(Case(shapes) for shapes in LINEARS[:3]), domain=(ANY, ANY, ANY), composite=True,
+           matrix=tuple(Case(shapes) for shapes in LINEARS)),
+    OpSpec("linear_without_bias", autograd.linear, _linear_reference,
+           lambda max_side, min_side=1: _linear_cases(max_side, min_side, bias=False),
+           tuple(Case(shapes[:2]) for shapes in LINEARS[:3]), domain=(ANY, ANY), composite=True,
+           matrix=tuple(Case(shapes[:2]) for shapes in LINEARS[:-1])),
+    OpSpec("mean_squared_error", autograd.mean_squared_error, _mse_reference, _mse_cases,
+           tuple(Case(((2, 3), (2, 3)), {"reduction": r}) for r in ("mean", "sum", "half_sum", "none")),
+           domain=(ANY, ANY), composite=True, matrix=_mse_matrix()),
+    OpSpec("softmax_cross_entropy_tensor_labels", _tensor_labels, _tensor_labels_reference, _tensor_labels_cases,
+           (Case(((3, 4),), {"t": np.array([0.0, 3.0, 1.0])}), Case(((4,),), {"t": np.array(2.0)})),
+           composite=True, matrix=_tensor_labels_matrix(), magnitudes=(1e-8, 1e3), log_sum_exp=True),
+)
+SPECS_BY_NAME = {spec.name: spec for spec in SPECS}
