@@ -1,5 +1,6 @@
 """The built docs site, opened in a real browser: headless Chromium shows the tutorial's first page with its
-numbers and a rendered SVG graph, and the API index with its packages; a screenshot of each is taken.
+numbers and a rendered SVG graph, and the API index with its packages; a screenshot of each is taken. Each
+package's page links a page for every name in its ``__all__``.
 
 The site is the one `make docs` built (docs/_build/html, or $GRAPHGRAD_DOCS_HTML); building it here would
 execute every page again and take minutes, so CI (`.ci/run`) runs `make docs` before `make test`. Locally the
@@ -118,3 +119,20 @@ def test_api_index_lists_the_three_packages_and_links_their_pages(browser, scree
     assert_screenshot_shows_something(browser, screenshots / "api-index.png")
     text = open_page(browser, SITE / "api" / "generated" / "viz.draw_graph.html")
     assert "Draw the computational graph behind" in text and "rankdir" in text
+
+
+@pytest.mark.parametrize("package", ["autograd", "nn", "nn.compat", "viz"])
+def test_package_page_links_a_page_for_everything_it_exports(browser, package):
+    """The reference keeps up with the code: a name added to a package's __all__ (main's Conv2d, BatchNorm2d,
+    sum_to, nn.compat's Convolution, ...) gets its page in the next build, linked from the package's page."""
+    import importlib
+    import inspect
+
+    module = importlib.import_module(package)
+    exported = [name for name in module.__all__ if not inspect.ismodule(getattr(module, name))]
+    page = SITE / "api" / "generated" / f"{package}.html"
+    text = open_page(browser, page)
+    links = set(browser.execute_script("return Array.from(document.querySelectorAll('a')).map(a => a.href)"))
+    missing = [name for name in exported
+               if not any(link.endswith(f"generated/{package}.{name}.html") for link in links) or name not in text]
+    assert missing == [], f"{page} lists no page for {missing}"
