@@ -45,6 +45,7 @@ demo: $(STAMP)
 	$(PY) -m demos.apple_orange
 	$(PY) -m demos.gradient_check
 	$(PY) -m demos.train_mnist --out $(OUT)
+	$(PY) -m demos.train_convnet --epochs 1 --out $(OUT)
 	$(PY) -m demos.render_graphs --out $(OUT)/graphs
 
 # micrograd is the scalar peer (the bench extra); PyTorch is measured when it is installed.

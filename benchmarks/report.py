@@ -40,6 +40,10 @@ TARGETS = [
     ("full recipe loop time: graphgrad / hand-written", "seed-recipe", None, "graphgrad", "loop time",
      "hand-written", "<=", 0.90, None),
     ("RSS growth over the steps, gc off", "rss-growth", None, "graphgrad", "growth", None, "<", 5.0 * MIB, "B"),
+    ("SimpleConvNet step f64: graphgrad / hand-written", "convnet-step", "f64", "graphgrad", "step", "hand-written",
+     "<=", 0.90, None),
+    ("SimpleConvNet step f32: graphgrad / hand-written", "convnet-step", "f32", "graphgrad", "step", "hand-written",
+     "<=", 0.90, None),
 ]
 COMPARE = {"<=": lambda a, b: a <= b, "<": lambda a, b: a < b, ">=": lambda a, b: a >= b}
 

@@ -1,4 +1,5 @@
-"""The suite: the seven workloads of issue 5 in order, the command line (`python -m benchmarks`), and ``--profile``.
+"""The suite: issue 5's seven workloads in order, then issue 9's convnet step; the command line (`python -m benchmarks`),
+and ``--profile``.
 
 ``python -m benchmarks`` runs every workload, prints one table and the issue's targets, and writes the
 same as Markdown and JSON to ``benchmarks/results/<date>.md|json`` (``--quick``: ``<date>-quick``).
@@ -18,7 +19,7 @@ import time
 import traceback
 from pathlib import Path
 
-from . import memory, peers, report, scalar, training
+from . import convnet, memory, peers, report, scalar, training
 from .harness import Outcome, Row, Settings, set_thread_variables
 
 __all__ = ["WORKLOADS", "main", "run", "profile_summary"]
@@ -31,8 +32,9 @@ WORKLOADS = {
     "million-chain": ("a 1,000,000-op scalar chain: time and peak memory per op", memory.million_chain),
     "seed-recipe": ("the seed's full recipe, 10,000 steps: time and test accuracy", training.seed_recipe),
     "rss-growth": ("resident memory growth over 10,000 training steps, gc disabled", memory.rss_growth),
+    "convnet-step": ("the book's SimpleConvNet training step, batch 100, f64 and f32", convnet.convnet_step),
 }
-"""Name -> (what it measures, the function running it). Issue 5's workloads 1 to 7, in its order."""
+"""Name -> (what it measures, the function running it). Issue 5's workloads 1 to 7 in its order, then issue 9's."""
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

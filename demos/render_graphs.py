@@ -2,7 +2,8 @@
 
 Builds each graph with the engine, runs backward, and writes: the apple bill, the apple-and-orange bill, the
 batch Affine layer, Softmax-with-Loss for 3 classes, a TwoLayerNet on a small batch (one cluster per layer),
-and a step-through HTML animation of the apple bill's backward pass. ``--readme-figures DIR`` also writes the
+a small SimpleConvNet (the book's chapter 7 layers Conv1, Relu1, Pool1, Affine1, Relu2, Affine2, one cluster
+each), and a step-through HTML animation of the apple bill's backward pass. ``--readme-figures DIR`` also writes the
 README's figure, DIR/apple_graph.svg and DIR/apple_graph.png.
 
     python -m demos.render_graphs --out out/graphs [--readme-figures docs]
@@ -19,7 +20,7 @@ import numpy as np
 from autograd import Tensor, module_scope, softmax_cross_entropy
 from demos.apple import apple_bill
 from demos.apple_orange import apple_orange_bill
-from nn import TwoLayerNet
+from nn import SimpleConvNet, TwoLayerNet
 from viz import DotNotFoundError, animate_backward, draw_graph, render
 from viz.render import require_dot
 
@@ -66,6 +67,24 @@ def two_layer_net(batch_size: int = 3, input_size: int = 4, hidden_size: int = 5
     return loss
 
 
+def simple_conv_net(batch_size: int = 2, side: int = 8, filters: int = 3, hidden_size: int = 5, output_size: int = 3):
+    """A small `nn.SimpleConvNet` (3x3 filters, 2x2 max pool) on a batch of random images, with its loss.
+
+    Small, so that the figure stays readable: the layers and shapes are the book's, only the sizes shrink.
+    """
+    rng = np.random.default_rng(0)
+    x = Tensor(rng.random((batch_size, 1, side, side)), requires_grad=False, name="x")
+    t = rng.integers(0, output_size, size=batch_size)
+    net = SimpleConvNet(input_dim=(1, side, side), conv_param={"filter_num": filters, "filter_size": 3},
+                        hidden_size=hidden_size, output_size=output_size, weight_init_std="he", rng=0)
+    loss = net.loss_tensor(x, t)
+    loss.name = "loss"
+    loss.backward()
+    print(f"simple conv net: loss = {loss.item():.4f} on {batch_size} images of {side}x{side}, layers "
+          f"{', '.join(net.layers)}")
+    return loss
+
+
 def write_figure(root, folder: Path, stem: str, *, formats=FIGURE_FORMATS, **options) -> list[Path]:
     """Write ``stem`` in each of ``formats`` into ``folder`` and return the paths."""
     digraph = draw_graph(root, **options)
@@ -106,6 +125,12 @@ def main(argv=None) -> list[Path]:
     written += write_figure(net_loss, args.out, "two_layer_net_collapsed", formats=formats,
                             collapse_modules=True,
                             title="TwoLayerNet, one box per layer")
+    conv_loss = simple_conv_net()
+    written += write_figure(conv_loss, args.out, "simple_convnet", formats=formats,
+                            rankdir="TB",  # left to right, the chain of seven layers is some 8,700 px wide
+                            title="SimpleConvNet (the book's ch. 7 layers), 2 images of 8x8, 3 filters 3x3")
+    written += write_figure(conv_loss, args.out, "simple_convnet_collapsed", formats=formats, collapse_modules=True,
+                            title="SimpleConvNet, one box per layer")
     # The animation replays backward with autograd.graph.backward_steps; the .grad set above is not shown.
     if has_dot:  # its frames are SVG drawn by `dot`
         written.append(animate_backward(apple["price"], args.out / "apple_backward.html",

@@ -13,12 +13,12 @@ from .conv import AvgPool2d, Conv2d, MaxPool2d
 from .layers import Affine, Dropout, Flatten, Linear, ReLU, Sequential, Sigmoid, Tanh
 from .normalization import BatchNorm1d, BatchNorm2d
 from .losses import SoftmaxWithLoss
-from .models import MLP, MultiLayerNetExtend, ParameterArrays, TwoLayerNet
+from .models import MLP, MultiLayerNetExtend, ParameterArrays, SimpleConvNet, TwoLayerNet
 from .module import Module, Parameter
 
 __all__ = [
     "Module", "Parameter", "Linear", "Affine", "ReLU", "Sigmoid", "Tanh", "Sequential", "SoftmaxWithLoss",
     "Dropout", "Flatten", "BatchNorm1d", "BatchNorm2d", "Conv2d", "MaxPool2d", "AvgPool2d", "utils",
-    "MLP", "TwoLayerNet", "MultiLayerNetExtend", "ParameterArrays", "init", "compat", "optim", "data", "datasets",
+    "MLP", "TwoLayerNet", "MultiLayerNetExtend", "SimpleConvNet", "ParameterArrays", "init", "compat", "optim", "data", "datasets",
     "serialization",
 ]

@@ -1,4 +1,5 @@
-"""Whole networks with the book's interface (``params``, ``layers``, ``gradient``): `MLP`, `TwoLayerNet`, `MultiLayerNetExtend`.
+"""Whole networks with the book's interface (``params``, ``layers``, ``gradient``): `MLP`, `TwoLayerNet`,
+`MultiLayerNetExtend` and `SimpleConvNet`.
 
 The ``params`` dict of the book is a `ParameterArrays` view: it hands out the arrays the layers compute
 with, so ``network.params[key] -= lr * grad[key]`` trains the network, and assigning a new array copies
@@ -8,6 +9,7 @@ it into the parameter.
 from __future__ import annotations
 
 import contextlib
+import math
 import numbers
 from collections.abc import MutableMapping
 
@@ -17,12 +19,13 @@ import autograd
 from autograd import Tensor
 
 from . import init
+from .conv import Conv2d, MaxPool2d
 from .layers import Dropout, Linear, ReLU, Sequential, Sigmoid, Tanh
 from .losses import SoftmaxWithLoss
 from .module import Module, Parameter
-from .normalization import BatchNorm1d
+from .normalization import BatchNorm1d, BatchNorm2d
 
-__all__ = ["MLP", "TwoLayerNet", "MultiLayerNetExtend", "ParameterArrays", "ACTIVATIONS"]
+__all__ = ["MLP", "TwoLayerNet", "MultiLayerNetExtend", "SimpleConvNet", "ParameterArrays", "ACTIVATIONS"]
 
 ACTIVATIONS = {"relu": (ReLU, "Relu"), "sigmoid": (Sigmoid, "Sigmoid"), "tanh": (Tanh, "Tanh")}
 """Activation name -> (layer class, the book-style name prefix of its layers: ``Relu1``, ``Sigmoid1``)."""
@@ -85,7 +88,104 @@ class ParameterArrays(MutableMapping):
         return f"ParameterArrays({{{inner}}})"
 
 
-class MLP(Module):
+class _BookNetwork(Module):
+    """The book's network interface over a graph-native network: `predict`, `loss`, `accuracy`, `gradient`, ...
+
+    A subclass sets ``dtype``, ``layers`` (a `Sequential`), ``params`` (a `ParameterArrays`) and defines
+    ``forward(x)`` (the scores) and ``loss_tensor(x, t)`` (the loss Tensor).
+    """
+
+    _container = True
+
+    def _as_input(self, x):
+        """``x`` as the network computes with it, converted only when it must be.
+
+        Float arrays no wider than the network's dtype pass through uncopied (float32 MNIST images into
+        a float64 network are promoted by NumPy inside the first matmul, as in the book); wider floats
+        (float64 into a float32 network, which must stay float32) and integer data take its dtype.
+        """
+        if isinstance(x, Tensor):
+            return x
+        if isinstance(x, np.ndarray) and x.dtype.kind == "f" and x.dtype.itemsize <= self.dtype.itemsize:
+            return x
+        return np.asarray(x, dtype=self.dtype)
+
+    def _mode(self, training: bool):
+        """Run the layers that depend on the mode (Dropout, BatchNorm) in ``training`` mode, then restore theirs.
+
+        Only those layers are switched: the others compute the same either way, and a TwoLayerNet's
+        `gradient` (the training loop's hot path) pays for no walk over its modules and no generator.
+        """
+        modal = [layer for layer in self.layers.values() if isinstance(layer, (Dropout, BatchNorm1d, BatchNorm2d))]
+        return self._switched(modal, training) if modal else _NO_SWITCH
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _switched(modal: list, training: bool):
+        before = [layer.training for layer in modal]
+        for layer in modal:
+            layer.__dict__["training"] = bool(training)
+        try:
+            yield
+        finally:
+            for layer, mode in zip(modal, before):
+                layer.__dict__["training"] = mode
+
+    def predict(self, x, train_flg: bool = False) -> np.ndarray:
+        """The scores (N, C) as an ndarray, recording nothing; in evaluation mode unless ``train_flg``."""
+        with autograd.no_grad(), self._mode(train_flg):
+            return self.forward(x).data
+
+    def loss(self, x, t, train_flg: bool = False) -> float:
+        """The mean loss (with any weight decay term) as a float, recording nothing (the book's ``loss``)."""
+        with autograd.no_grad(), self._mode(train_flg):
+            return self.loss_tensor(x, t).item()
+
+    def accuracy(self, x, t, batch_size: int | None = None) -> float:
+        """The fraction of rows whose highest score is the label; ``t`` holds labels (N,) or one-hot rows.
+
+        ``batch_size`` predicts that many rows at a time (bounding the memory a big test set takes);
+        None predicts all at once.
+        """
+        t = np.asarray(t.data if isinstance(t, Tensor) else t)
+        if t.ndim != 1:
+            t = np.argmax(t, axis=1)
+        n = len(t)
+        if batch_size is None:
+            batch_size = max(n, 1)
+        elif isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+            raise ValueError(f"{type(self).__name__}.accuracy: batch_size must be a positive int, got {batch_size!r}")
+        if isinstance(x, Tensor):
+            x = x.data
+        if len(x) != n:
+            raise ValueError(f"{type(self).__name__}.accuracy: {len(x)} inputs but {n} labels")
+        correct = 0
+        for begin in range(0, n, batch_size):
+            y = np.argmax(self.predict(x[begin:begin + batch_size]), axis=1)
+            correct += int(np.sum(y == t[begin:begin + batch_size]))
+        return correct / float(n)
+
+    def numerical_gradient(self, x, t) -> dict:
+        """Central differences of `loss` for every parameter, as the book computes them (slow: 2 losses each)."""
+        loss_W = lambda W: self.loss(x, t, train_flg=True)  # noqa: E731 - the book's form: reads the perturbed params
+        return {key: autograd.numerical_gradient(loss_W, self.params.tensor(key)) for key in self.params}
+
+    def gradient(self, x, t) -> dict:
+        """The gradient of the loss for every parameter, from one backward pass over the recorded graph.
+
+        The forward pass runs in training mode, as the book's ``gradient`` does.
+
+        Returns new arrays each call (``.grad`` of the parameters is left alone, so nothing accumulates).
+        """
+        keys = list(self.params)
+        with self._mode(True):
+            loss = self.loss_tensor(x, t)
+        grads = autograd.grad(loss, [self.params.tensor(key) for key in keys])
+        # A gradient may be a view (a bias's batch sum is reshaped); the caller gets arrays of its own.
+        return {key: g.data if g.data.flags.owndata else g.data.copy() for key, g in zip(keys, grads)}
+
+
+class MLP(_BookNetwork):
     """A fully connected classifier: Affine layers with an activation between them and a softmax-with-loss.
 
     ``sizes`` lists the layer widths, input first (``[784, 100, 100, 10]``). The layers are named as
@@ -127,7 +227,6 @@ class MLP(Module):
     (['Affine1', 'BatchNorm1', 'Relu1', 'Dropout1', 'Affine2'], ['W1', 'b1', 'W2', 'b2', 'gamma1', 'beta1'])
     """
 
-    _container = True
     # MultiLayerNetExtend sets it: the book's layer names, its dropout, its running variance starting at 0.
     _book_form = False
 
@@ -189,19 +288,6 @@ class MLP(Module):
             (key, param) for key, param in self._members.items() if isinstance(param, Parameter)
         )
 
-    def _as_input(self, x):
-        """``x`` as the network computes with it, converted only when it must be.
-
-        Float arrays no wider than the network's dtype pass through uncopied (float32 MNIST images into
-        a float64 network are promoted by NumPy inside the first matmul, as in the book); wider floats
-        (float64 into a float32 network, which must stay float32) and integer data take its dtype.
-        """
-        if isinstance(x, Tensor):
-            return x
-        if isinstance(x, np.ndarray) and x.dtype.kind == "f" and x.dtype.itemsize <= self.dtype.itemsize:
-            return x
-        return np.asarray(x, dtype=self.dtype)
-
     def forward(self, x) -> Tensor:
         """The scores (N, C) as a Tensor, recording the graph (``network(x)`` calls this)."""
         x = self._as_input(x)
@@ -223,64 +309,6 @@ class MLP(Module):
                 decay = decay + 0.5 * self.weight_decay * autograd.sum(weight * weight)
             loss = loss + decay
         return loss
-
-    def _mode(self, training: bool):
-        """Run the layers that depend on the mode (Dropout, BatchNorm) in ``training`` mode, then restore theirs.
-
-        Only those layers are switched: the others compute the same either way, and a TwoLayerNet's
-        `gradient` (the training loop's hot path) pays for no walk over its modules and no generator.
-        """
-        modal = [layer for layer in self.layers.values() if isinstance(layer, (Dropout, BatchNorm1d))]
-        return self._switched(modal, training) if modal else _NO_SWITCH
-
-    @staticmethod
-    @contextlib.contextmanager
-    def _switched(modal: list, training: bool):
-        before = [layer.training for layer in modal]
-        for layer in modal:
-            layer.__dict__["training"] = bool(training)
-        try:
-            yield
-        finally:
-            for layer, mode in zip(modal, before):
-                layer.__dict__["training"] = mode
-
-    def predict(self, x, train_flg: bool = False) -> np.ndarray:
-        """The scores (N, C) as an ndarray, recording nothing; in evaluation mode unless ``train_flg``."""
-        with autograd.no_grad(), self._mode(train_flg):
-            return self.forward(x).data
-
-    def loss(self, x, t, train_flg: bool = False) -> float:
-        """The mean loss (with the weight decay term) as a float, recording nothing (the book's ``loss``)."""
-        with autograd.no_grad(), self._mode(train_flg):
-            return self.loss_tensor(x, t).item()
-
-    def accuracy(self, x, t) -> float:
-        """The fraction of rows whose highest score is the label; ``t`` holds labels (N,) or one-hot rows."""
-        y = np.argmax(self.predict(x), axis=1)
-        t = np.asarray(t.data if isinstance(t, Tensor) else t)
-        if t.ndim != 1:
-            t = np.argmax(t, axis=1)
-        return float(np.sum(y == t)) / float(y.shape[0])
-
-    def numerical_gradient(self, x, t) -> dict:
-        """Central differences of `loss` for every parameter, as the book computes them (slow: 2 losses each)."""
-        loss_W = lambda W: self.loss(x, t, train_flg=True)  # noqa: E731 - the book's form: reads the perturbed params
-        return {key: autograd.numerical_gradient(loss_W, self.params.tensor(key)) for key in self.params}
-
-    def gradient(self, x, t) -> dict:
-        """The gradient of the loss for every parameter, from one backward pass over the recorded graph.
-
-        The forward pass runs in training mode, as the book's ``gradient`` does.
-
-        Returns new arrays each call (``.grad`` of the parameters is left alone, so nothing accumulates).
-        """
-        keys = list(self.params)
-        with self._mode(True):
-            loss = self.loss_tensor(x, t)
-        grads = autograd.grad(loss, [self.params.tensor(key) for key in keys])
-        # A gradient may be a view (a bias's batch sum is reshaped); the caller gets arrays of its own.
-        return {key: g.data if g.data.flags.owndata else g.data.copy() for key, g in zip(keys, grads)}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.sizes}, activation={self.activation!r}, dtype={self.dtype})"
@@ -371,3 +399,138 @@ class MultiLayerNetExtend(MLP):
         return (f"MultiLayerNetExtend({self.input_size}, {self.hidden_size_list}, {self.output_size}, "
                 f"activation={self.activation!r}, weight_decay_lambda={self.weight_decay_lambda!r}, "
                 f"use_dropout={self.use_dropout}, use_batchnorm={self.use_batchnorm})")
+
+
+class SimpleConvNet(_BookNetwork):
+    """The book's chapter 7 convolutional network: conv - relu - pool - affine - relu - affine - softmax.
+
+    The layers are ``Conv1`` (a `Conv2d`), ``Relu1``, ``Pool1`` (a 2x2 `MaxPool2d`, stride 2), ``Affine1``
+    (flattening the pooled images), ``Relu2``, ``Affine2``, and the loss ``SoftmaxWithLoss``; the
+    parameters are the book's ``W1, b1`` (the filters (FN, C, FH, FW) and their biases), ``W2, b2``,
+    ``W3, b3``, in ``params``, `named_parameters` and saved files. The gradients come from the recorded
+    graph; the images never get one (the book computes the first layer's col2im and throws it away).
+
+    Args:
+        input_dim: (C, H, W) of an image; the book's (1, 28, 28).
+        conv_param: the book's dict: ``filter_num`` (30), ``filter_size`` (5), ``pad`` (0), ``stride`` (1).
+        hidden_size, output_size: the widths of the two Affine layers (100, 10).
+        weight_init_std: the std of all three weights (the book's 0.01), or ``"he"`` / ``"xavier"``
+            (scaled by each layer's fan-in: C*FH*FW for the filters).
+        rng: None (the default) draws W1, W2, W3 in that order from NumPy's global generator exactly
+            as the book does, so after ``np.random.seed(0)`` the network starts from the book's
+            weights; an int seed or an `np.random.Generator` draws them from that instead.
+        dtype: float64 (default) or float32.
+
+    Inputs are image batches (N, C, H, W); rows (N, C*H*W), as ``load_mnist()`` gives by default,
+    are reshaped to images. `predict`, `loss`, `gradient` and `numerical_gradient` are the book's;
+    `accuracy` predicts ``batch_size`` images at a time as the book's does (unlike the book's, a last
+    partial batch is counted too). Calling the network gives the score Tensor and `loss_tensor` the
+    loss Tensor, for ``backward()`` and an optimizer's ``step()``.
+
+    >>> net = SimpleConvNet(input_dim=(1, 10, 10), conv_param={"filter_num": 4, "filter_size": 3},
+    ...                     hidden_size=8, output_size=3, rng=0)
+    >>> list(net.layers), {key: value.shape for key, value in net.params.items()}["W2"]
+    (['Conv1', 'Relu1', 'Pool1', 'Affine1', 'Relu2', 'Affine2'], (64, 8))
+    >>> x, t = np.ones((2, 1, 10, 10)), np.array([0, 2])
+    >>> net.predict(x).shape, {key: g.shape for key, g in net.gradient(x, t).items()}["W1"]
+    ((2, 3), (4, 1, 3, 3))
+    """
+
+    DEFAULT_CONV_PARAM = {"filter_num": 30, "filter_size": 5, "pad": 0, "stride": 1}
+    """The book's convolution: 30 filters of 5x5, no padding, stride 1 (missing keys of ``conv_param`` take these)."""
+
+    def __init__(self, input_dim=(1, 28, 28), conv_param=None, hidden_size: int = 100, output_size: int = 10,
+                 weight_init_std=0.01, rng=None, dtype=np.float64, name: str | None = None):
+        super().__init__(name)
+        owner = type(self).__name__
+        conv_param = dict(self.DEFAULT_CONV_PARAM, **(conv_param or {}))
+        unknown = sorted(set(conv_param) - set(self.DEFAULT_CONV_PARAM))
+        if unknown:
+            raise ValueError(f"{owner}: conv_param has unknown keys {unknown}; "
+                             f"its keys are {sorted(self.DEFAULT_CONV_PARAM)}")
+        input_dim = tuple(input_dim)
+        if len(input_dim) != 3 or not all(isinstance(v, numbers.Integral) and v >= 1 for v in input_dim):
+            raise ValueError(f"{owner}: input_dim must be (C, H, W) of positive ints, got {input_dim!r}")
+        self.dtype = np.dtype(dtype)
+        if self.dtype.kind != "f":
+            raise TypeError(f"{owner}: dtype must be a float dtype, got {self.dtype}")
+        channels, height, width = (int(v) for v in input_dim)
+        filter_num, filter_size = conv_param["filter_num"], conv_param["filter_size"]
+        rng = None if rng is None else init.make_rng(rng)  # one generator: W1, then W2, then W3
+        conv = Conv2d(channels, filter_num, filter_size, stride=conv_param["stride"], padding=conv_param["pad"],
+                      weight_init=weight_init_std, rng=0, dtype=self.dtype)
+        # Drawn here, not by Conv2d: its rng=None means fresh entropy, and the book draws from the global generator.
+        conv.weight.assign(self._draw(conv.weight.shape, weight_init_std, channels * filter_size ** 2, rng))
+        conv_h, conv_w = (_conv_side(side, conv.kernel_size[i], conv.stride[i], conv.padding[i], owner)
+                          for i, side in enumerate((height, width)))
+        pool_h, pool_w = conv_h // 2, conv_w // 2
+        if pool_h < 1 or pool_w < 1:
+            raise ValueError(f"{owner}: the convolution's output ({conv_h}, {conv_w}) is too small for the 2x2 pooling")
+        pooled = filter_num * pool_h * pool_w  # the book's filter_num * (conv_output_size / 2) ** 2
+        hidden = Linear(pooled, hidden_size, weight_init=weight_init_std, rng=0, dtype=self.dtype)
+        hidden.weight.assign(self._draw(hidden.weight.shape, weight_init_std, pooled, rng))
+        scores = Linear(hidden_size, output_size, weight_init=weight_init_std, rng=0, dtype=self.dtype)
+        scores.weight.assign(self._draw(scores.weight.shape, weight_init_std, hidden_size, rng))
+        for index, layer in enumerate((conv, hidden, scores), start=1):
+            layer.weight.name, layer.bias.name = f"W{index}", f"b{index}"
+            # Registered first, so the state dict and saved files use the book's names W1, b1, ...
+            self.register(f"W{index}", layer.weight)
+            self.register(f"b{index}", layer.bias)
+        self.layers = Sequential({"Conv1": conv, "Relu1": ReLU(), "Pool1": MaxPool2d(2, stride=2),
+                                  "Affine1": hidden, "Relu2": ReLU(), "Affine2": scores})
+        self.lastLayer = SoftmaxWithLoss(name="SoftmaxWithLoss")
+        self.params = ParameterArrays(
+            (key, param) for key, param in self._members.items() if isinstance(param, Parameter))
+        self.input_dim, self.conv_param = (channels, height, width), conv_param
+        self.hidden_size, self.output_size = int(hidden_size), int(output_size)
+
+    @staticmethod
+    def _draw(shape, weight_init_std, fan_in: int, rng) -> np.ndarray:
+        """The book's ``weight_init_std * np.random.randn(*shape)`` (or from ``rng``), He/Xavier by ``fan_in``."""
+        std = init.std_for(weight_init_std, fan_in)
+        draws = np.random.standard_normal(shape) if rng is None else rng.standard_normal(shape)
+        return std * draws
+
+    def forward(self, x) -> Tensor:
+        """The scores (N, output_size) as a Tensor, recording the graph (``network(x)`` calls this)."""
+        x = self._as_input(x)
+        shape = x.shape
+        if len(shape) == 2 and shape[1] == math.prod(self.input_dim):  # rows, as load_mnist() gives by default
+            x = autograd.reshape(x, (shape[0], *self.input_dim)) if isinstance(x, Tensor) else x.reshape(
+                shape[0], *self.input_dim)
+        elif len(shape) != 4 or tuple(shape[1:]) != self.input_dim:
+            raise ValueError(f"{type(self).__name__}: expected images (N, {', '.join(map(str, self.input_dim))}) "
+                             f"or rows (N, {math.prod(self.input_dim)}), got shape {tuple(shape)}")
+        for layer in self.layers.values():
+            x = layer(x)
+        return x
+
+    def loss_tensor(self, x, t) -> Tensor:
+        """The mean softmax-with-loss over the batch as a 0-d Tensor with its graph."""
+        return self.lastLayer(self.forward(x), t)
+
+    def accuracy(self, x, t, batch_size: int = 100) -> float:
+        """The fraction of images whose highest score is the label, predicting ``batch_size`` images at a time."""
+        return super().accuracy(x, t, batch_size)
+
+    def save_params(self, file_name="params.npz") -> None:
+        """The book's ``save_params``: writes the parameters to ``file_name`` as graphgrad's .npz (`Module.save`).
+
+        The book pickles its params dict; graphgrad never writes or reads pickle (see `nn.serialization`).
+        """
+        self.save(file_name)
+
+    def load_params(self, file_name="params.npz") -> None:
+        """The book's ``load_params``: reads parameters written by `save_params` into this network, in place."""
+        self.load(file_name)
+
+    def __repr__(self) -> str:
+        return (f"SimpleConvNet(input_dim={self.input_dim}, conv_param={self.conv_param}, "
+                f"hidden_size={self.hidden_size}, output_size={self.output_size}, dtype={self.dtype})")
+
+
+def _conv_side(size: int, kernel: int, stride: int, pad: int, owner: str) -> int:
+    """The convolution's output side, or a ValueError naming the network when the kernel does not fit."""
+    if size + 2 * pad < kernel:
+        raise ValueError(f"{owner}: the filter ({kernel}) is larger than the padded input side ({size} + 2 * {pad})")
+    return (size + 2 * pad - kernel) // stride + 1

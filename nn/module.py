@@ -17,7 +17,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from autograd import Tensor
-from autograd import module_scope
+from autograd.mode import enter_module, leave_module
 
 from . import serialization
 from .serialization import FORMAT, FORMAT_VERSION, METADATA_KEY  # their home before nn.serialization
@@ -190,8 +190,11 @@ class Module:
     def __call__(self, *args, **kwargs):
         if self._container and self._name is None and self._key is None:
             return self.forward(*args, **kwargs)
-        with module_scope(self._name or self._key or type(self).__name__):
+        token = enter_module(self._name or self._key or type(self).__name__)
+        try:
             return self.forward(*args, **kwargs)
+        finally:
+            leave_module(token)
 
     def forward(self, *args, **kwargs):
         """The computation, from autograd ops; subclasses define it (calling the module runs it)."""

@@ -256,6 +256,43 @@ def test_module_labels_of_concurrent_threads_do_not_mix():
     assert labels == {"W2": "W2", "W3": "W3"}
 
 
+def test_module_calls_of_concurrent_threads_label_their_own_nodes():
+    # nn.Module.__call__ enters its scope through mode.enter_module (a token, no context object)
+    class Scale(nn.Module):
+        def forward(self, x):
+            barrier.wait(5)
+            y = x * 2
+            barrier.wait(5)
+            return y
+
+    labels, barrier = {}, threading.Barrier(2)
+
+    def label(name):
+        module = Scale()
+        module.name = name
+        labels[name] = module(Tensor(1.0, requires_grad=True)).node.module
+
+    threads = [threading.Thread(target=label, args=(n,)) for n in ("W2", "W3")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert labels == {"W2": "W2", "W3": "W3"}
+    assert autograd.mode.current_module() is None
+
+
+def test_module_scope_names_made_on_the_fly_keep_their_labels_and_bounded_memory():
+    root = autograd.mode.current()
+    names = [f"layer{i}" for i in range(autograd.mode._INSIDE_LIMIT + 50)]
+    for name in names:
+        with module_scope("Net"), module_scope(name):
+            assert (Tensor(1.0, requires_grad=True) * 2).node.module == f"Net.{name}"
+    assert len(root.inside("Net")._inside) == autograd.mode._INSIDE_LIMIT
+    assert root.inside("Net") is root.inside("Net")  # one mode serves every entry
+    with no_grad(), module_scope("Net"):
+        assert autograd.mode.current().module == "Net" and not autograd.is_grad_enabled()
+
+
 def test_no_grad_in_one_asyncio_task_does_not_leak_into_another():
     async def silent(started, done):
         with no_grad():
