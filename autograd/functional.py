@@ -119,7 +119,7 @@ def tanh(x) -> Tensor:
 
 
 def relu(x) -> Tensor:
-    """``max(x, 0)`` elementwise; its derivative at exactly 0 is 0 (the seed's mask is ``x <= 0``).
+    """``max(x, 0)`` elementwise; its derivative at exactly 0 is 0 (the book's mask is ``x <= 0``).
 
     >>> relu(Tensor([-1.0, 0.0, 2.0])).data
     array([0., 0., 2.])
@@ -258,7 +258,7 @@ def sum_to(x, shape) -> Tensor:
     Raises:
         ValueError: ``shape`` cannot be broadcast to ``x.shape``.
 
-    >>> sum_to(Tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]), (3,)).data  # the seed's bias gradient
+    >>> sum_to(Tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]), (3,)).data  # the book's bias gradient
     array([5., 7., 9.])
     >>> sum_to(Tensor(np.ones((2, 3))), (2, 1)).data
     array([[3.],
@@ -325,7 +325,7 @@ def log_softmax(x, axis: int = -1) -> Tensor:
 
 
 def softmax_cross_entropy(logits, t) -> Tensor:
-    """Mean cross-entropy of ``softmax(logits)`` against ``t``: the seed's Softmax-with-Loss, fused.
+    """Mean cross-entropy of ``softmax(logits)`` against ``t``: the book's Softmax-with-Loss, fused.
 
     Args:
         logits: scores of shape (N, C), or (C,) for one sample.
@@ -640,10 +640,12 @@ def mean_squared_error(y, t, reduction: str = "mean") -> Tensor:
     """The squared errors ``(y - t)²``, reduced as ``reduction`` says; both inputs get gradients.
 
     Reductions:
-        ``"mean"`` (default): the mean over every element, PyTorch's ``mse_loss``, which the name says.
-        ``"half_sum"``: ``0.5 * sum((y - t)²)``, the book's ``mean_squared_error`` (chapter 4), whose
-        gradient with respect to ``y`` is ``y - t``.
-        ``"sum"``: the sum; ``"none"``: the squared errors themselves, of ``y``'s shape.
+
+    - ``"mean"`` (default): the mean over every element, PyTorch's ``mse_loss``, which the name says.
+    - ``"half_sum"``: ``0.5 * sum((y - t)²)``, the book's ``mean_squared_error`` (chapter 4), whose
+      gradient with respect to ``y`` is ``y - t``.
+    - ``"sum"``: the sum; ``"none"``: the squared errors themselves, of ``y``'s shape.
+
     (DeZero's ``mean_squared_error`` is the sum divided by the batch size: ``"sum"`` divided by ``len(y)``.)
 
     Raises:

@@ -1,4 +1,4 @@
-"""Gradient checking against numerical differentiation: the seed's "gradient check", as a library."""
+"""Gradient checking against numerical differentiation: the book's "gradient check", as a library."""
 
 from __future__ import annotations
 
@@ -26,8 +26,8 @@ def _scalar(value, who: str) -> float:
 def numerical_gradient(f, x, eps: float = 1e-4) -> np.ndarray:
     """Central differences ``(f(x + eps) - f(x - eps)) / 2eps`` over every element of ``x``.
 
-    As in the seed, ``x`` is perturbed in place, one element at a time, and ``f(x)`` is called; ``f``
-    may ignore its argument and read ``x`` through a closure (the seed's ``lambda W: net.loss(x, t)``).
+    As in the book, ``x`` is perturbed in place, one element at a time, and ``f(x)`` is called; ``f``
+    may ignore its argument and read ``x`` through a closure (the book's ``lambda W: net.loss(x, t)``).
     Every element is restored exactly, even if ``f`` raises. ``f`` runs under `no_grad`.
 
     Args:

@@ -85,7 +85,7 @@ def _array(a):
 def sum_to(g, shape: tuple):
     """Sum ``g`` over the axes that broadcasting added or stretched, giving ``shape``.
 
-    >>> sum_to(np.array([[1, 2, 3], [4, 5, 6]]), (3,))  # the seed's bias gradient
+    >>> sum_to(np.array([[1, 2, 3], [4, 5, 6]]), (3,))  # the book's bias gradient
     array([5, 7, 9])
     """
     if g.shape == shape:
@@ -216,7 +216,7 @@ LOG = Op("log", forward=np.log, vjp=lambda g, out, x: g / x, reads=("x",))
 
 TANH = Op("tanh", forward=np.tanh, vjp=lambda g, out, x: g * (1 - out * out), reads=("out",))
 
-# relu'(0) = 0, as the seed's mask `x <= 0` has it; the mask is a constant even in higher-order graphs.
+# relu'(0) = 0, as the book's mask `x <= 0` has it; the mask is a constant even in higher-order graphs.
 RELU = Op("relu", symbol="ReLU", reads=("x",),
           forward=lambda x: np.maximum(x, 0),
           vjp=lambda g, out, x: g * (_array(x) > 0))
@@ -356,7 +356,7 @@ def _softmax_ce_forward(logits, target):
     e = np.exp(shifted)
     total = np.sum(e, axis=1, keepdims=True)
     log_probs = shifted - np.log(total)
-    grad_logits = e / total  # becomes (softmax - onehot) / N: the seed's Softmax-with-Loss backward
+    grad_logits = e / total  # becomes (softmax - onehot) / N: the book's Softmax-with-Loss backward
     if target.ndim == 1:
         rows = np.arange(n)
         loss = -np.sum(log_probs[rows, target]) / n

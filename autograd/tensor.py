@@ -225,7 +225,7 @@ class Tensor:
 
         Args:
             grad: the gradient of some scalar with respect to this Tensor, of this Tensor's shape.
-                Optional for a one-element output, where it is 1 (the seed's ``dout = 1``).
+                Optional for a one-element output, where it is 1 (the book's ``dout = 1``).
             retain_graph: keep the graph's saved arrays read-only so it can be backpropagated again;
                 by default they are given back for in-place updates (see `autograd.graph.backward`).
 

@@ -170,7 +170,7 @@ def scaled_arrays(draw, shape=None, *, dtype=np.float64, scale=None, away_from_z
         shape: a shape, a strategy of shapes, or None for `edge_shapes()`.
         dtype: a float dtype or a strategy of them.
         scale: a strategy of scales (default `magnitudes()`), or a number.
-        away_from_zero: the smallest |entry| before scaling (relu's kink, division's pole).
+        away_from_zero: the smallest absolute entry before scaling (relu's kink, division's pole).
         positive: only positive entries (log, fractional powers).
 
     >>> from hypothesis import given, settings

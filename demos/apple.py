@@ -1,7 +1,7 @@
-"""The seed's first shopping bill as a recorded graph: 2 apples at 100, tax 1.1.
+"""The book's first shopping bill as a recorded graph: 2 apples at 100, tax 1.1.
 
 Prints the price (220) and every derivative (d/dapple 2.2, d/dapple_num 110, d/dtax 200), each obtained
-from one backward pass instead of the seed's hand-written MulLayer.backward calls.
+from one backward pass instead of the book's hand-written MulLayer.backward calls.
 
     python -m demos.apple [--apple 100] [--apple-num 2] [--tax 1.1]
 """

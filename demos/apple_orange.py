@@ -1,8 +1,8 @@
-"""The seed's second shopping bill as a recorded graph: 2 apples at 100, 3 oranges at 150, tax 1.1.
+"""The book's second shopping bill as a recorded graph: 2 apples at 100, 3 oranges at 150, tax 1.1.
 
 Prints the price (715) and every derivative (d/dapple_num 110, d/dapple 2.2, d/dorange 3.3,
 d/dorange_num 165, d/dtax 650) from one backward pass; the add node passes its gradient to both
-branches unchanged, the mul nodes swap their inputs, as the seed's figure shows.
+branches unchanged, the mul nodes swap their inputs, as the book's figure shows.
 
     python -m demos.apple_orange [--apple 100] [--apple-num 2] [--orange 150] [--orange-num 3] [--tax 1.1]
 """

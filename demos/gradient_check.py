@@ -1,9 +1,9 @@
-"""The seed's gradient check: backprop through graphgrad's graph against numerical differentiation on 3 MNIST images.
+"""The book's gradient check: backprop through graphgrad's graph against numerical differentiation on 3 MNIST images.
 
-It prints the mean absolute difference per parameter for the seed's TwoLayerNet (784-50-10, ReLU); the book's
+It prints the mean absolute difference per parameter for the book's TwoLayerNet (784-50-10, ReLU); the book's
 run prints about 1e-6 to 1e-9, since ReLU's kink makes a few central differences inexact. Then it checks
 the same network with Sigmoid instead of ReLU, which has no kink: every element must differ by less than
-1e-8 in float64. Last, the backprop gradients of both must equal the seed's hand-written layer formulas
+1e-8 in float64. Last, the backprop gradients of both must equal the book's hand-written layer formulas
 (`benchmarks.seed_layers`) to 1e-12. It exits with status 1 if a check fails.
 
     GRAPHGRAD_DATA=/path/to/mnist python -m demos.gradient_check
@@ -28,7 +28,7 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=3, help="training images to check on (3)")
     parser.add_argument("--hidden-size", type=int, default=50, help="hidden units (50)")
-    parser.add_argument("--seed", type=int, default=0, help="seeds the initial weights (0)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed of the initial weights (0)")
     parser.add_argument("--data-dir", default=None, help="folder of the MNIST IDX files (default: $GRAPHGRAD_DATA)")
     args = parser.parse_args(argv)
 
@@ -48,7 +48,7 @@ def main(argv=None) -> dict:
         numerical_diff = {key: np.abs(grad_backprop[key] - grad_numerical[key]) for key in grad_numerical}
         seed_diff = max(np.abs(grad_backprop[key] - grad_seed[key]).max() for key in grad_seed)
         for key, diff in numerical_diff.items():
-            print(f"  {key}:{np.average(diff)}")  # the seed's line: key + ":" + str(diff)
+            print(f"  {key}:{np.average(diff)}")  # the book's line: key + ":" + str(diff)
         max_numerical_diff = max(diff.max() for diff in numerical_diff.values())
         checks = [(f"max |graphgrad - hand-written layer formulas| = {seed_diff:.1e}",
                    seed_diff < SEED_FORMULA_TOLERANCE, SEED_FORMULA_TOLERANCE)]

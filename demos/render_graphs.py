@@ -1,4 +1,4 @@
-"""Draw the seed's computational graphs with their forward values and gradients, as SVG and PNG files.
+"""Draw the book's computational graphs with their forward values and gradients, as SVG and PNG files.
 
 Builds each graph with the engine, runs backward, and writes: the apple bill, the apple-and-orange bill, the
 batch Affine layer, Softmax-with-Loss for 3 classes, a TwoLayerNet on a small batch (one cluster per layer),
@@ -29,7 +29,7 @@ PNG_DPI = 110
 
 
 def affine_batch():
-    """The seed's batch Affine layer, N = 2: Y = X·W + b, backpropagated from dY = [[1, 2, 3], [4, 5, 6]]."""
+    """The book's batch Affine layer, N = 2: Y = X·W + b, backpropagated from dY = [[1, 2, 3], [4, 5, 6]]."""
     X = Tensor(np.array([[1.0, 2.0], [3.0, 4.0]]), name="X")
     W = Tensor(np.array([[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]]), name="W")
     b = Tensor(np.array([0.1, 0.2, 0.3]), name="b")
@@ -39,7 +39,7 @@ def affine_batch():
         Y = XW + b
     Y.name = "Y"
     Y.backward(np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]))
-    print(f"affine: db = {b.grad}  (the seed's [5 7 9])")
+    print(f"affine: db = {b.grad}  (the book's [5 7 9])")
     return Y
 
 

@@ -1,13 +1,14 @@
-"""Train the seed's two-layer network (784-50-10) on MNIST with graphgrad, optionally beside the hand-written layers.
+"""Train the book's two-layer network (784-50-10) on MNIST with graphgrad, optionally beside the hand-written layers.
 
-The seed's recipe is the default: 10000 steps of SGD at learning rate 0.1 on batches of 100 drawn with
+The book's recipe (Deep Learning from Scratch, ch. 5) is the default: 10000 steps of SGD at learning rate 0.1 on batches of 100 drawn with
 replacement (the book's ``choice(train_size, batch_size)``), weights of std 0.01. It prints train and test
-accuracy once per epoch (train_size / batch_size steps), a summary with the wall time, and draws the loss
+accuracy once per epoch (train_size / batch_size steps; at most about 20 lines, so the 5,000-image subset's
+200 epochs print one line in 10), a summary with the wall time, and draws the loss
 and accuracy curves to ``<out>/train_mnist.png``. The full recipe ends near 97% test accuracy. With
-``--compare-seed`` the seed's hand-written NumPy layers (`benchmarks.seed_layers`) train from the same
+``--compare-book`` the book's hand-written NumPy layers (`benchmarks.seed_layers`) train from the same
 initial weights on the same batches, and both final accuracies and their difference are printed.
 
-    GRAPHGRAD_DATA=/path/to/mnist python -m demos.train_mnist --compare-seed
+    GRAPHGRAD_DATA=/path/to/mnist python -m demos.train_mnist --compare-book
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ from nn.datasets import load_mnist
 from nn.optim import OPTIMIZERS
 from nn.utils import TRAINING_THREADS, blas_threads
 
-SEED_LR = 0.1  # the seed's learning rate for SGD; other optimizers default to the book's chapter 6 values
+FULL_TRAIN_SIZE = 60000  # MNIST's training set; fewer images means the bundled subset (or a user's own)
+# Epoch lines printed in a run, about: the subset's 200 epochs of 50 steps would otherwise print 200 lines.
+MAX_EPOCH_LINES = 20
+SEED_LR = 0.1  # the book's learning rate for SGD; other optimizers default to the book's chapter 6 values
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -34,19 +38,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--iterations", type=int, default=10000, help="training steps (10000)")
     parser.add_argument("--batch-size", type=int, default=100, help="images per step (100)")
     parser.add_argument("--lr", type=float, default=None,
-                        help="learning rate (the seed's 0.1 for sgd, the book's default for the others)")
+                        help="learning rate (the book's 0.1 for sgd, the book's default for the others)")
     parser.add_argument("--optimizer", choices=list(OPTIMIZERS), default="sgd", help="nn.optim class (sgd)")
     parser.add_argument("--hidden-size", type=int, default=50, help="hidden units (50)")
     parser.add_argument("--weight-init-std", type=float, default=0.01, help="std of the initial weights (0.01)")
     parser.add_argument("--dtype", choices=["float64", "float32"], default="float64",
                         help="dtype of the weights and images (float64)")
-    parser.add_argument("--seed", type=int, default=0, help="seeds the initial weights, then the batches (0)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed of the initial weights, then of the batches (0)")
     parser.add_argument("--data-dir", default=None,
                         help="folder of the MNIST IDX files (default: $GRAPHGRAD_DATA, then the user cache)")
     parser.add_argument("--out", default="out", help="folder for train_mnist.png (out)")
     parser.add_argument("--save", metavar="PATH", help="write the trained weights to this .npz file")
-    parser.add_argument("--compare-seed", action="store_true",
-                        help="also train the hand-written layers from the same weights on the same batches")
+    parser.add_argument("--compare-book", "--compare-seed", dest="compare_seed", action="store_true",
+                        help="also train the book's hand-written layers from the same weights on the same batches "
+                             "(--compare-seed is its former name)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--quiet", action="store_true", help="print only the summary")
     parser.add_argument("--threads", type=int, default=TRAINING_THREADS, metavar="N",
@@ -62,7 +67,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def make_optimizer(args, params=None):
-    """The chosen nn.optim optimizer: over Tensors for graphgrad, or for the seed's dict form (params=None)."""
+    """The chosen nn.optim optimizer: over Tensors for graphgrad, or for the book's dict form (params=None)."""
     lr = args.lr if args.lr is not None else (SEED_LR if args.optimizer == "sgd" else None)
     return OPTIMIZERS[args.optimizer](params, **({} if lr is None else {"lr": lr}))
 
@@ -77,14 +82,16 @@ def graphgrad_step(network, optimizer, x_batch, t_batch) -> float:
 
 
 def seed_step(network, optimizer, x_batch, t_batch) -> float:
-    """One step of the seed's loop with its hand-written layers (``gradient``, then the dict update)."""
+    """One step of the book's loop with its hand-written layers (``gradient``, then the dict update)."""
     grads = network.gradient(x_batch, t_batch)
     optimizer.update(network.params, grads)
     return float(network.lastLayer.loss)  # the book's loss: its cross_entropy_error adds 1e-7 inside the log
 
 
-def plot_curves(runs: dict, path: str) -> None:
-    """Loss per step and accuracy per epoch of each run, side by side, as a PNG (matplotlib's Agg backend)."""
+def plot_curves(runs: dict, path: str, train_size: int = FULL_TRAIN_SIZE) -> None:
+    """Loss per step and accuracy per epoch of each run, side by side, as a PNG (matplotlib's Agg backend).
+
+    A run on fewer than MNIST's 60,000 training images says so in the figure's title."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -104,6 +111,8 @@ def plot_curves(runs: dict, path: str) -> None:
     acc_ax.set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1), title=f"accuracy (final test {final_test:.4f})")
     loss_ax.legend()
     acc_ax.legend(loc="lower right")
+    if train_size < FULL_TRAIN_SIZE:
+        fig.suptitle(f"MNIST, {train_size:,}-image subset (not the full 60,000)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -133,13 +142,18 @@ def train(args) -> dict:
 
     train_size = x_train.shape[0]
     iter_per_epoch = max(train_size / args.batch_size, 1)
+    epochs = int(np.ceil(args.iterations / iter_per_epoch))
+    print_every = max(1, int(np.ceil(epochs / MAX_EPOCH_LINES)))  # in epochs; every epoch is still recorded
+    if print_every > 1:
+        say(f"{epochs} epochs of {iter_per_epoch:g} steps on {train_size:,} images: one line every "
+            f"{print_every} epochs, and the last")
     started = time.perf_counter()
     steps = tqdm(range(args.iterations), desc="training", unit="step", disable=args.quiet or args.no_progress)
     for i in steps:
         x_batch, t_batch = sample_batch(x_train, t_train, batch_size=args.batch_size, rng=rng)
         for run in runs.values():
             tick = time.perf_counter()
-            # The loss of the batch the gradient came from (the seed evaluates it again after the update).
+            # The loss of the batch the gradient came from (the book evaluates it again after the update).
             run["loss"].append(run["step"](run["network"], run["optimizer"], x_batch, t_batch))
             run["time"] += time.perf_counter() - tick
         if i % 50 == 0:
@@ -150,7 +164,9 @@ def train(args) -> dict:
                 run["train_acc"].append(run["network"].accuracy(x_train, t_train))
                 run["test_acc"].append(run["network"].accuracy(x_test, t_test))
                 line += f"  {name}: train acc {run['train_acc'][-1]:.4f}, test acc {run['test_acc'][-1]:.4f}"
-            say(line)
+            epoch = len(runs["graphgrad"]["train_acc"]) - 1
+            if epoch % print_every == 0 or i + iter_per_epoch >= args.iterations:
+                say(line)
     wall_time = time.perf_counter() - started
 
     print(f"{args.iterations} steps of {args.optimizer} (batch {args.batch_size}, {dtype}, seed {args.seed}) "
@@ -171,7 +187,7 @@ def train(args) -> dict:
 
     os.makedirs(args.out, exist_ok=True)
     result["plot"] = os.path.join(args.out, "train_mnist.png")
-    plot_curves(runs, result["plot"])
+    plot_curves(runs, result["plot"], train_size)
     print(f"curves: {result['plot']}")
     if args.save:
         network.save(args.save)

@@ -1,4 +1,4 @@
-"""graphgrad's neural-network package: modules and layers on the graph, the seed's networks, optimizers and MNIST.
+"""graphgrad's neural-network package: modules and layers on the graph, the book's networks, optimizers and MNIST.
 
 >>> import numpy as np
 >>> import autograd, nn

@@ -1,7 +1,7 @@
-"""The seed's layers (`MulLayer`, `AddLayer`, `Relu`, `Sigmoid`, `Affine`, `Convolution`, `Pooling`,
+"""The book's layers (`MulLayer`, `AddLayer`, `Relu`, `Sigmoid`, `Affine`, `Convolution`, `Pooling`,
 `SoftmaxWithLoss`) with its forward/backward(dout) interface.
 
-Each ``forward`` records its computation on the graph and returns plain NumPy values, as the seed's
+Each ``forward`` records its computation on the graph and returns plain NumPy values, as the book's
 layers do; each ``backward(dout)`` asks the recorded graph for the gradient
 (``autograd.grad(out, inputs, grad_outputs=dout)``). No formula here is written by hand.
 The graph-native layers are in `nn.layers`.
@@ -30,7 +30,7 @@ def _leaf(value) -> Tensor:
 
 
 def _value(t: Tensor):
-    """The seed's kind of value: a Python float for a 0-d result (as for the seed's numbers), else the array."""
+    """The book's kind of value: a Python float for a 0-d result (as for the book's numbers), else the array."""
     return t.data if t.data.ndim else t.data.item()
 
 
@@ -90,9 +90,9 @@ class AddLayer(_GraphLayer):
 
 
 class Relu(_GraphLayer):
-    """``max(x, 0)``, keeping the seed's ``mask`` (``x <= 0``); backward zeroes ``dout`` where the mask is set.
+    """``max(x, 0)``, keeping the book's ``mask`` (``x <= 0``); backward zeroes ``dout`` where the mask is set.
 
-    Unlike the seed's, ``backward`` leaves ``dout`` unchanged.
+    Unlike the book's, ``backward`` leaves ``dout`` unchanged.
 
     >>> layer = Relu()
     >>> layer.forward(np.array([[1.0, -0.5], [-2.0, 3.0]]))
@@ -142,7 +142,7 @@ class Sigmoid(_GraphLayer):
 
 
 class Affine(_GraphLayer):
-    """``x @ W + b`` on the arrays ``W`` and ``b`` it is given (held, not copied, as in the seed).
+    """``x @ W + b`` on the arrays ``W`` and ``b`` it is given (held, not copied, as in the book).
 
     ``backward(dout)`` returns ``dx`` and stores ``dW`` and ``db``, all read from the graph. An input
     of more than two dimensions (an image batch) is reshaped to (N, -1) first, as the book's Affine
@@ -279,8 +279,8 @@ class Pooling(_GraphLayer):
 class SoftmaxWithLoss(_GraphLayer):
     """Softmax and cross-entropy: ``forward(x, t)`` returns the mean loss; backward gives ``(y - t) / N``.
 
-    Keeps ``loss``, ``y`` (the softmax output) and ``t`` (labels or one-hot rows), as the seed does.
-    The loss is the exact log-softmax form (the seed adds ``1e-7`` inside its log).
+    Keeps ``loss``, ``y`` (the softmax output) and ``t`` (labels or one-hot rows), as the book does.
+    The loss is the exact log-softmax form (the book adds ``1e-7`` inside its log).
 
     >>> layer = SoftmaxWithLoss()
     >>> round(float(layer.forward(np.array([[0.0, 0.0]]), np.array([[1.0, 0.0]]))), 4)

@@ -41,7 +41,7 @@ def std_for(weight_init, fan_in: int) -> float:
     """The standard deviation ``weight_init`` asks for, for a layer with ``fan_in`` inputs.
 
     Args:
-        weight_init: a positive number (a fixed std, like the seed's 0.01); ``"he"`` or ``"relu"`` for
+        weight_init: a positive number (a fixed std, like the book's 0.01); ``"he"`` or ``"relu"`` for
             He's ``sqrt(2 / fan_in)``; ``"xavier"``, ``"sigmoid"`` or ``"tanh"`` for Xavier's
             ``sqrt(1 / fan_in)`` (the form the book's chapter 6 uses).
 
@@ -70,7 +70,7 @@ def std_for(weight_init, fan_in: int) -> float:
 def normal(shape, weight_init=0.01, rng=None, dtype=np.float64) -> np.ndarray:
     """Weights drawn from N(0, std²), std given by ``weight_init`` (see `std_for`), fan-in ``shape[0]``.
 
-    The draw is the seed's ``std * randn(*shape)``, made in float64 and then cast, so float32 and float64
+    The draw is the book's ``std * randn(*shape)``, made in float64 and then cast, so float32 and float64
     networks built with the same seed start from the same weights up to rounding.
 
     Args:
@@ -92,7 +92,7 @@ def normal(shape, weight_init=0.01, rng=None, dtype=np.float64) -> np.ndarray:
 
 
 def zeros(shape, dtype=np.float64) -> np.ndarray:
-    """Zeros of ``shape`` (the seed's biases).
+    """Zeros of ``shape`` (the book's biases).
 
     >>> zeros(3)
     array([0., 0., 0.])

@@ -1,6 +1,6 @@
 """Layers built from autograd ops (`Linear`/`Affine`, activations, `Dropout`, `Flatten`, `Sequential`); none has a backward.
 
-Their gradients come from the graph their forward records. The seed's hand-written forward/backward
+Their gradients come from the graph their forward records. The book's hand-written forward/backward
 interface lives in `nn.compat`; the loss layer in `nn.losses`; batch normalization in `nn.normalization`.
 """
 
@@ -23,11 +23,11 @@ __all__ = ["Linear", "Affine", "ReLU", "Sigmoid", "Tanh", "Dropout", "Flatten", 
 
 
 class Linear(Module):
-    """``x @ weight + bias``: the seed's Affine layer, with weight (in_features, out_features) and bias (out_features,).
+    """``x @ weight + bias``: the book's Affine layer, with weight (in_features, out_features) and bias (out_features,).
 
     Args:
         in_features, out_features: the sizes of an input row and an output row.
-        weight_init: the weights' std: a number (the seed's 0.01), ``"he"`` or ``"xavier"`` (see
+        weight_init: the weights' std: a number (the book's 0.01), ``"he"`` or ``"xavier"`` (see
             `nn.init.std_for`). Biases start at zero.
         rng: an int seed or an `np.random.Generator` for the weights; None draws from NumPy's global
             generator, as the book does (``np.random.seed`` reproduces them).
@@ -77,11 +77,11 @@ class Linear(Module):
 
 
 Affine = Linear
-"""The seed's name for `Linear`: the same class."""
+"""The book's name for `Linear`: the same class."""
 
 
 class ReLU(Module):
-    """``max(x, 0)``; its gradient is 0 where ``x <= 0`` (the seed's mask).
+    """``max(x, 0)``; its gradient is 0 where ``x <= 0`` (the book's mask).
 
     >>> ReLU()(np.array([-1.0, 0.0, 2.0])).data
     array([0., 0., 2.])
@@ -191,7 +191,7 @@ class Flatten(Module):
 
 
 class Sequential(Module):
-    """Layers applied in order, held as an ordered mapping from name to layer, like the seed's OrderedDict.
+    """Layers applied in order, held as an ordered mapping from name to layer, like the book's OrderedDict.
 
     Build it from layers (each named by its class and a count per class: ``Linear1``, ``ReLU1``,
     ``Linear2``) or from a mapping of names to layers. Like a dict, iterating gives the names, and

@@ -1,4 +1,4 @@
-"""Loss modules: `SoftmaxWithLoss`, the seed's softmax plus cross-entropy as one fused autograd op."""
+"""Loss modules: `SoftmaxWithLoss`, the book's softmax plus cross-entropy as one fused autograd op."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ __all__ = ["SoftmaxWithLoss"]
 class SoftmaxWithLoss(Module):
     """The mean cross-entropy of ``softmax(x)`` against ``t`` (labels (N,) or one-hot (N, C)), as a 0-d Tensor.
 
-    Its gradient with respect to ``x`` is the seed's ``(y - t) / N``, from `autograd.softmax_cross_entropy`.
-    Unlike the seed's ``cross_entropy_error`` it adds no ``1e-7`` inside the log: the log-softmax is exact.
+    Its gradient with respect to ``x`` is the book's ``(y - t) / N``, from `autograd.softmax_cross_entropy`.
+    Unlike the book's ``cross_entropy_error`` it adds no ``1e-7`` inside the log: the log-softmax is exact.
 
     >>> import numpy as np
     >>> from autograd import Tensor

@@ -1,7 +1,7 @@
 """Whole networks with the book's interface (``params``, ``layers``, ``gradient``): `MLP`, `TwoLayerNet`,
 `MultiLayerNetExtend` and `SimpleConvNet`.
 
-The ``params`` dict of the seed is a `ParameterArrays` view: it hands out the arrays the layers compute
+The ``params`` dict of the book is a `ParameterArrays` view: it hands out the arrays the layers compute
 with, so ``network.params[key] -= lr * grad[key]`` trains the network, and assigning a new array copies
 it into the parameter.
 """
@@ -28,21 +28,21 @@ from .normalization import BatchNorm1d, BatchNorm2d
 __all__ = ["MLP", "TwoLayerNet", "MultiLayerNetExtend", "SimpleConvNet", "ParameterArrays", "ACTIVATIONS"]
 
 ACTIVATIONS = {"relu": (ReLU, "Relu"), "sigmoid": (Sigmoid, "Sigmoid"), "tanh": (Tanh, "Tanh")}
-"""Activation name -> (layer class, the seed-style name prefix of its layers: ``Relu1``, ``Sigmoid1``)."""
+"""Activation name -> (layer class, the book-style name prefix of its layers: ``Relu1``, ``Sigmoid1``)."""
 
 
 _NO_SWITCH = contextlib.nullcontext()  # reentrant and stateless: one serves every call
 
 
 class ParameterArrays(MutableMapping):
-    """The seed's ``params`` dict over Parameters: reading gives each Parameter's array, writing copies into it.
+    """The book's ``params`` dict over Parameters: reading gives each Parameter's array, writing copies into it.
 
     Keys are fixed (the network's parameter names); a new value must have the parameter's shape and is
     cast to its dtype. ``tensor(key)`` gives the Parameter itself.
 
     >>> w = Parameter(np.zeros(2))
     >>> params = ParameterArrays({"W1": w})
-    >>> params["W1"] -= 1.0           # in place: the seed's update
+    >>> params["W1"] -= 1.0           # in place: the book's update
     >>> params["W1"] = np.array([5, 6])
     >>> w.data
     array([5., 6.])
@@ -101,7 +101,7 @@ class _BookNetwork(Module):
         """``x`` as the network computes with it, converted only when it must be.
 
         Float arrays no wider than the network's dtype pass through uncopied (float32 MNIST images into
-        a float64 network are promoted by NumPy inside the first matmul, as in the seed); wider floats
+        a float64 network are promoted by NumPy inside the first matmul, as in the book); wider floats
         (float64 into a float32 network, which must stay float32) and integer data take its dtype.
         """
         if isinstance(x, Tensor):
@@ -137,7 +137,7 @@ class _BookNetwork(Module):
             return self.forward(x).data
 
     def loss(self, x, t, train_flg: bool = False) -> float:
-        """The mean loss (with any weight decay term) as a float, recording nothing (the seed's ``loss``)."""
+        """The mean loss (with any weight decay term) as a float, recording nothing (the book's ``loss``)."""
         with autograd.no_grad(), self._mode(train_flg):
             return self.loss_tensor(x, t).item()
 
@@ -166,8 +166,8 @@ class _BookNetwork(Module):
         return correct / float(n)
 
     def numerical_gradient(self, x, t) -> dict:
-        """Central differences of `loss` for every parameter, as the seed computes them (slow: 2 losses each)."""
-        loss_W = lambda W: self.loss(x, t, train_flg=True)  # noqa: E731 - the seed's form: reads the perturbed params
+        """Central differences of `loss` for every parameter, as the book computes them (slow: 2 losses each)."""
+        loss_W = lambda W: self.loss(x, t, train_flg=True)  # noqa: E731 - the book's form: reads the perturbed params
         return {key: autograd.numerical_gradient(loss_W, self.params.tensor(key)) for key in self.params}
 
     def gradient(self, x, t) -> dict:
@@ -189,7 +189,7 @@ class MLP(_BookNetwork):
     """A fully connected classifier: Affine layers with an activation between them and a softmax-with-loss.
 
     ``sizes`` lists the layer widths, input first (``[784, 100, 100, 10]``). The layers are named as
-    the seed names them (``Affine1``, ``Relu1``, ``Affine2``, ...), the loss ``SoftmaxWithLoss``, and
+    the book names them (``Affine1``, ``Relu1``, ``Affine2``, ...), the loss ``SoftmaxWithLoss``, and
     the parameters ``W1``, ``b1``, ``W2``, ... in ``params``, `named_parameters` and saved files.
 
     Args:
@@ -209,7 +209,7 @@ class MLP(_BookNetwork):
             sum(W ** 2)`` for every weight matrix (not the biases, nor gamma and beta), so its
             gradient gains ``weight_decay * W``.
 
-    The seed's methods: `predict` (scores), `loss` (a float), `accuracy`, `numerical_gradient`,
+    The book's methods: `predict` (scores), `loss` (a float), `accuracy`, `numerical_gradient`,
     `gradient` (dicts keyed like ``params``). Like the book's, `predict`, `loss` and `accuracy`
     evaluate in evaluation mode unless given ``train_flg=True``, and `gradient` and
     `numerical_gradient` in training mode; each restores the modes it found. Graph-level: calling the
@@ -260,7 +260,7 @@ class MLP(_BookNetwork):
         for index, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
             affine = Linear(n_in, n_out, weight_init=weight_init, rng=rng, dtype=self.dtype)
             affine.weight.name, affine.bias.name = f"W{index}", f"b{index}"
-            # Registered first, so the state dict and saved files use the seed's names W1, b1, ...
+            # Registered first, so the state dict and saved files use the book's names W1, b1, ...
             self.register(f"W{index}", affine.weight)
             self.register(f"b{index}", affine.bias)
             layers[f"Affine{index}"] = affine
@@ -315,12 +315,12 @@ class MLP(_BookNetwork):
 
 
 class TwoLayerNet(MLP):
-    """The seed's two-layer network: Affine1, Relu1, Affine2 and a SoftmaxWithLoss, with its interface.
+    """The book's two-layer network: Affine1, Relu1, Affine2 and a SoftmaxWithLoss, with its interface.
 
     Args:
-        input_size, hidden_size, output_size: the seed's sizes (784, 50, 10 for MNIST).
-        weight_init_std: the weights' std (the seed's 0.01), or ``"he"`` / ``"xavier"``.
-        rng: an int seed or an `np.random.Generator`; W1 is drawn before W2, as in the seed. None (the
+        input_size, hidden_size, output_size: the book's sizes (784, 50, 10 for MNIST).
+        weight_init_std: the weights' std (the book's 0.01), or ``"he"`` / ``"xavier"``.
+        rng: an int seed or an `np.random.Generator`; W1 is drawn before W2, as in the book. None (the
             default) draws them from NumPy's global generator exactly as the book does, so after
             ``np.random.seed(0)`` the network starts from the book's weights.
         dtype: float64 (default) or float32.

@@ -7,7 +7,7 @@ groups into one cluster per layer. It is the ``name=`` given to the constructor,
 parent registered it (its attribute name, or its key in a `Sequential`), else its class name. Nested calls
 join names with ``.``, except that a *container* (`Sequential`, `TwoLayerNet`, `MLP`) called as the root
 adds no level of its own: a TwoLayerNet's nodes read ``Affine1``, ``Relu1``, ``Affine2``,
-``SoftmaxWithLoss``, as in the seed's figures.
+``SoftmaxWithLoss``, as in the book's figures.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ class Parameter(Tensor):
     """A Tensor that a `Module` registers as a parameter when it is assigned as an attribute.
 
     It always requires grad. Its ``data`` is used in place by the layers, so updating ``param.data``
-    in place (``-=``, as the seed's training loop does) changes what the network computes. A parameter
+    in place (``-=``, as the book's training loop does) changes what the network computes. A parameter
     is never replaced by a graph node: ``param -= lr * param.grad`` (and ``+=``, ``*=``, ``/=``) updates
     its values, and assigning an array to a module attribute that holds a parameter copies it in (see
     `assign`).

@@ -11,6 +11,7 @@ import autograd
 from autograd import Tensor, grad, numerical_gradient
 from autograd import ops
 import _book_conv as book
+from _second_order import assert_hessian_times_direction_matches
 from op_specs import SPECS_BY_NAME
 
 # (input shape, filter count, kernel, stride, pad): strides 1 and 2, padding 0 and 1, odd sizes
@@ -194,16 +195,7 @@ def test_second_derivatives_match_numerical_differentiation_of_the_first(name):
     data[np.abs(np.abs(data) - 1) < 0.05] += 0.1  # away from clip's bounds
     direction = rng.standard_normal(shape)
 
-    def first_derivative(array):
-        with autograd.enable_grad():
-            t = Tensor(array.copy())
-            return grad(f(t), t).data
-
-    x = Tensor(data.copy())
-    first = grad(f(x), x, create_graph=True)
-    hessian_times_direction = grad((first * direction).sum(), x).data
-    numerical = numerical_gradient(lambda a: float(np.sum(first_derivative(a) * direction)), data.copy(), eps=1e-5)
-    np.testing.assert_allclose(hessian_times_direction, numerical, rtol=1e-6, atol=1e-7)
+    assert_hessian_times_direction_matches(f, data, direction, atol=1e-7)
 
 
 # --- elementwise ops at their kinks ------------------------------------------------------------------------------

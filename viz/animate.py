@@ -36,7 +36,7 @@ def _frame_gradients(view: GraphView, steps):
         yield dict(known)
 
 
-def animate_backward(root, path, *, grad=None, show_data: bool = True, rankdir: str = "LR",
+def animate_backward(root, path, *, grad=None, show_data: bool = True, rankdir: str | None = None,
                      max_nodes: int = DEFAULT_MAX_NODES, collapse_modules: bool = False,
                      title: str | None = None, max_frames: int = DEFAULT_MAX_FRAMES) -> Path:
     """Write a step-through animation of the backward pass from ``root``: an .html page or a .gif.

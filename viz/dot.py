@@ -33,7 +33,7 @@ HIGHLIGHT_FILL = "#ffd966"
 HIGHLIGHT_BORDER = "#b45f06"
 
 
-def draw_graph(root, *, show_data: bool = True, show_grad: bool = True, rankdir: str = "LR",
+def draw_graph(root, *, show_data: bool = True, show_grad: bool = True, rankdir: str | None = None,
                max_nodes: int = DEFAULT_MAX_NODES, collapse_modules: bool = False,
                title: str | None = None) -> graphviz.Digraph:
     """Draw the computational graph behind ``root`` as a `graphviz.Digraph`.
@@ -53,7 +53,9 @@ def draw_graph(root, *, show_data: bool = True, show_grad: bool = True, rankdir:
         root: a Tensor or a list of Tensors; the graph is everything reachable backwards from them.
         show_data: show forward values.
         show_grad: show ``.grad`` where it is set.
-        rankdir: Graphviz layout direction: "LR", "RL", "TB" or "BT".
+        rankdir: Graphviz layout direction: "LR", "RL", "TB" or "BT". None (the default) lays out graphs
+            recorded by ``nn`` modules top to bottom, layer under layer, and others left to right as the
+            book draws its bills.
         max_nodes: if more value and op nodes would be drawn, return a one-node summary instead.
         collapse_modules: draw each module as one box listing its ops and parameters.
         title: optional caption drawn above the graph.
@@ -78,7 +80,7 @@ def draw_graph(root, *, show_data: bool = True, show_grad: bool = True, rankdir:
                      gradient_of=lambda tensor: tensor.grad)
 
 
-def draw_view(view: GraphView, *, show_data: bool, show_grad: bool, rankdir: str, max_nodes: int,
+def draw_view(view: GraphView, *, show_data: bool, show_grad: bool, rankdir: str | None, max_nodes: int,
               collapse_modules: bool, title: str | None,
               gradient_of: Callable, highlight_node: int | None = None,
               reserve_grad_rows: bool = False) -> graphviz.Digraph:
@@ -95,10 +97,13 @@ def draw_view(view: GraphView, *, show_data: bool, show_grad: bool, rankdir: str
     >>> HIGHLIGHT_FILL in digraph.source
     True
     """
-    if rankdir not in ("LR", "RL", "TB", "BT"):
-        raise ValueError(f"draw_graph: rankdir must be one of 'LR', 'RL', 'TB', 'BT', got {rankdir!r}")
+    if rankdir not in (None, "LR", "RL", "TB", "BT"):
+        raise ValueError(f"draw_graph: rankdir must be one of 'LR', 'RL', 'TB', 'BT' or None, got {rankdir!r}")
     _checks.positive_integer("draw_graph", "max_nodes", max_nodes)
     plan = _Plan(view, collapse_modules)
+    if rankdir is None:
+        # A network drawn left to right is one long strip (a TwoLayerNet was 5231 x 493 px); layers stack well.
+        rankdir = "TB" if plan.modules else "LR"
     digraph = _new_digraph(rankdir, title)
     if plan.drawn_count > max_nodes:
         _draw_summary(digraph, view, plan, max_nodes, gradient_of if show_grad else (lambda tensor: None))

@@ -16,13 +16,18 @@ MAX_TITLE_LENGTH = 500  # the caption above a figure (an animation frame's step 
 SIGNIFICANT_DIGITS = 6
 
 
-def format_number(value) -> str:
+def format_number(value, uncertainty: float = 0.0) -> str:
     """Format one number compactly with six significant digits (integers and booleans exactly).
+
+    ``uncertainty`` is the rounding error the number may carry (say, of a mean computed in floating point):
+    a number within it of zero prints as 0, and no more significant digits are shown than it leaves.
 
     >>> format_number(220.00000000000003), format_number(2.2), format_number(1e-9), format_number(7)
     ('220', '2.2', '1e-09', '7')
     >>> format_number(float("nan")), format_number(-float("inf"))
     ('nan', '-inf')
+    >>> format_number(5.78e-20, uncertainty=1e-17), format_number(1.23456e-13, uncertainty=1e-15)
+    ('0', '1.2e-13')
     """
     if isinstance(value, (bool, np.bool_)):
         return str(bool(value))
@@ -35,7 +40,12 @@ def format_number(value) -> str:
         return "nan"
     if math.isinf(number):
         return "inf" if number > 0 else "-inf"
-    text = f"{number:.{SIGNIFICANT_DIGITS}g}"
+    digits = SIGNIFICANT_DIGITS
+    if 0 < uncertainty < math.inf:
+        if abs(number) <= uncertainty:
+            return "0"
+        digits = min(digits, max(1, math.floor(math.log10(abs(number) / uncertainty))))
+    text = f"{number:.{digits}g}"
     return "0" if text == "-0" else text
 
 
@@ -50,7 +60,11 @@ def format_shape(shape: tuple) -> str:
 
 @dataclass(frozen=True)
 class ArraySummary:
-    """Statistics of an array; min, mean, max and norm are over its finite entries (None if it has none)."""
+    """Statistics of an array; min, mean, max and norm are over its finite entries (None if it has none).
+
+    ``mean_uncertainty`` bounds the rounding error in ``mean``: entries that cancel (a softmax gradient's rows
+    sum to 0) leave a mean of noise such as 5.8e-20, which `format_statistics` prints as 0.
+    """
 
     shape: tuple
     dtype: str
@@ -61,6 +75,7 @@ class ArraySummary:
     norm: float | None
     nan_count: int
     inf_count: int
+    mean_uncertainty: float = 0.0
 
     @property
     def has_nonfinite(self) -> bool:
@@ -89,8 +104,12 @@ def summarize_array(array) -> ArraySummary:
         return ArraySummary(array.shape, str(array.dtype), int(array.size), None, None, None, None,
                             nan_count, inf_count)
     as_float = values.astype(np.float64, copy=False)
+    # Each entry carries about one rounding error of its own dtype (from the op that made it) and pairwise
+    # summation adds about log2(n) more, all relative to the entries' magnitudes; four times that is the noise floor.
+    eps = float(np.finfo(array.dtype).eps) if array.dtype.kind == "f" else 0.0
     # Huge finite entries can overflow the mean or the squared norm; report inf rather than warn.
     with np.errstate(all="ignore"):
+        mean_uncertainty = 4 * eps * (1 + math.log2(values.size)) * float(np.abs(as_float).mean()) if eps else 0.0
         return ArraySummary(
             shape=array.shape,
             dtype=str(array.dtype),
@@ -101,6 +120,7 @@ def summarize_array(array) -> ArraySummary:
             norm=float(np.linalg.norm(as_float.ravel())),
             nan_count=nan_count,
             inf_count=inf_count,
+            mean_uncertainty=mean_uncertainty,
         )
 
 
@@ -147,10 +167,13 @@ def format_statistics(summary: ArraySummary) -> str:
 
     >>> format_statistics(summarize_array(np.array([np.nan, np.nan])))
     'no finite entries'
+    >>> g = np.array([[0.1, 0.2, -0.3], [0.7, -0.9, 0.2], [-0.5, 0.25, 0.25]]) / 3  # rows sum to 0
+    >>> format_statistics(summarize_array(g))
+    'min -0.3  mean 0  max 0.233333  ‖·‖ 0.453995'
     """
     if summary.mean is None:
         return "no finite entries" if summary.size else "empty"
-    return (f"min {format_number(summary.minimum)}  mean {format_number(summary.mean)}  "
+    return (f"min {format_number(summary.minimum)}  mean {format_number(summary.mean, summary.mean_uncertainty)}  "
             f"max {format_number(summary.maximum)}  ‖·‖ {format_number(summary.norm)}")
 
 
