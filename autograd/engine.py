@@ -80,8 +80,10 @@ def apply(op, *inputs, **params) -> Tensor:
         for t in inputs:
             if t.requires_grad:
                 out.requires_grad = True
-                out._op, out._values, out._out_value = op, values, result
+                out._op, out._out_value = op, result
                 out._x, out._y, out._more = inputs[0], inputs[1] if len(inputs) > 1 else None, inputs[2:]
+                out._x_value, out._y_value = values[0], values[1] if len(values) > 1 else None
+                out._more_values = values[2:]
                 out._params, out._module = params or None, mode.module
                 # Scalar graphs hold nothing (NumPy scalars are immutable): checked here, not in a call (-3% per op).
                 out._held = _hold(op, values, result) if _ndarray in map(type, values) or type(result) is _ndarray else None
@@ -115,7 +117,8 @@ def apply_binary(op, x, y) -> Tensor:
     out = _fill(_new_tensor(Tensor), result, False, None)
     if mode.grad_enabled and (x.requires_grad or y.requires_grad):
         out.requires_grad = True
-        out._op, out._x, out._y, out._more, out._values, out._out_value = op, x, y, (), (a, b), result
+        out._op, out._x, out._y, out._more, out._out_value = op, x, y, (), result
+        out._x_value, out._y_value, out._more_values = a, b, ()
         out._params, out._module, out._held = None, mode.module, None
     return out
 
