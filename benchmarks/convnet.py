@@ -22,7 +22,7 @@ from . import peers
 from .book_conv_layers import BookSimpleConvNet
 from .harness import (NOT_INSTALLED, Outcome, Settings, cycle, missing_rows, paired_rounds, rows_from_samples,
                       time_per_call)
-from .training import BASELINE, SETTLE, _checked, _difference
+from .training import BASELINE, SETTLE, _checked, _difference, torch_step
 
 __all__ = ["LR", "synthetic_images", "check_baseline", "torch_model", "convnet_step"]
 
@@ -95,19 +95,6 @@ def torch_model(torch, params: Mapping, dtype):
                                torch.nn.ReLU(), scores)
 
 
-def torch_step(torch, model, x_train, t_train):
-    optimizer = torch.optim.SGD(model.parameters(), lr=LR)
-    x_all, t_all = torch.from_numpy(x_train), torch.from_numpy(t_train)
-    cross_entropy = torch.nn.functional.cross_entropy  # one-hot float targets: class probabilities
-
-    def step(mask):
-        loss = cross_entropy(model(x_all[mask]), t_all[mask])
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    return step
-
-
 def torch_gradients(torch, model, x, t) -> dict:
     loss = torch.nn.functional.cross_entropy(model(torch.from_numpy(x)), torch.from_numpy(t))
     dW1, db1, dW2, db2, dW3, db3 = (g.numpy() for g in torch.autograd.grad(loss, list(model.parameters())))
@@ -135,7 +122,7 @@ def _case(dtype, settings: Settings) -> Outcome:
         notes.append(_checked(f"{workload} {case}: {torch_name}",
                               _difference(reference, torch_gradients(torch.module, model, check_x, check_t), dtype),
                               dtype))
-        steps[torch_name] = torch_step(torch.module, model, x_train, t_train)
+        steps[torch_name] = torch_step(torch.module, model, x_train, t_train, lr=LR)
     calls = settings.size(5, 1)
 
     def sample(step):

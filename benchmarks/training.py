@@ -121,8 +121,9 @@ def torch_model(torch, params: Mapping, dtype):
     return torch.nn.Sequential(*layers)
 
 
-def torch_step(torch, model, x_train, t_train):
-    optimizer = torch.optim.SGD(model.parameters(), lr=LR)
+def torch_step(torch, model, x_train, t_train, lr=LR):
+    """PyTorch's training step on rows ``mask`` of the data: the same loss, gradients and SGD update."""
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     x_all, t_all = torch.from_numpy(x_train), torch.from_numpy(t_train)
     cross_entropy = torch.nn.functional.cross_entropy  # one-hot float targets: class probabilities
 
