@@ -18,7 +18,7 @@ __all__ = ["Node", "node_view"]
 class Node:
     """One op application: the op, its input Tensors, its parameters, what forward saved, its output.
 
-    Tensors and Nodes form the bipartite graph of the seed's figures: Nodes are the circles, Tensors
+    Tensors and Nodes form the bipartite graph of the book's figures: Nodes are the circles, Tensors
     the values on the edges. A Node is made by ``tensor.node``, never by hand.
 
     Attributes:

@@ -13,12 +13,9 @@ import inspect
 import re
 from pathlib import Path
 
-import pytest
 
 API_INDEX = Path(__file__).resolve().parent.parent / "docs" / "api" / "index.md"
 THE_SEED = re.compile(r"\bthe seed(?:'s)?\b(?! gradient)|\bseed's\b", re.IGNORECASE)
-# autograd/node.py is being rewritten on wt-speed, whose version keeps this sentence; fixed when that lands.
-KNOWN = {"autograd.Node"}
 
 
 def documented_modules() -> list[str]:
@@ -50,11 +47,5 @@ def test_api_index_lists_the_three_packages():
 
 def test_api_docstrings_say_the_book_not_the_seed():
     offending = {name: THE_SEED.search(doc).group() for name, doc in documented_docstrings()
-                 if THE_SEED.search(doc) and name not in KNOWN}
+                 if THE_SEED.search(doc)}
     assert offending == {}
-
-
-@pytest.mark.parametrize("name", sorted(KNOWN))
-def test_known_exceptions_are_still_needed(name):
-    docs = dict(documented_docstrings())
-    assert THE_SEED.search(docs[name]), f"{name} no longer says 'the seed': remove it from KNOWN"
