@@ -1,26 +1,24 @@
 """`apply`: the single way an op runs. It coerces inputs, runs forward and records a `Node`.
 
-Recording, dtype rules, anomaly checks and module labels for `viz` live here and nowhere else.
+Recording, dtype rules, anomaly checks and module labels for `viz` live here and nowhere else. The record
+goes into the output Tensor's own slots (see `Tensor.__slots__`); its `Node` is a view made on access.
 """
 
 from __future__ import annotations
 
 from operator import attrgetter
-from weakref import ref as _weak_ref
 
 import numpy as np
 
-from .inplace import freeze
+from .inplace import Hold, freeze
 from .mode import current as _current_mode
-from .node import GuardedNode, Node
-from .tensor import Tensor, as_float_array
+from .tensor import Tensor, _fill, as_float_array
 
-__all__ = ["apply", "constant"]
+__all__ = ["apply", "apply_binary", "constant"]
 
 _new_tensor = Tensor.__new__
 _DATA = attrgetter("_data")
 _ndarray, _generic, _float64 = np.ndarray, np.generic, np.float64
-_new_node = Node.__new__  # object.__new__: makes a GuardedNode too
 
 
 def constant(value, dtype=None, *, who: str = "apply") -> Tensor:
@@ -31,10 +29,7 @@ def constant(value, dtype=None, *, who: str = "apply") -> Tensor:
     """
     kind = type(value)
     if kind is float or kind is int:  # the common case, a number in an expression: no array round trip
-        t = _new_tensor(Tensor)
-        t._data = (_float64 if dtype is None else dtype.type)(value)
-        t._grad, t.requires_grad, t.name, t.node = None, False, None, None
-        return t
+        return _fill(_new_tensor(Tensor), (_float64 if dtype is None else dtype.type)(value), False, None)
     if isinstance(value, (int, float, bool, np.integer, np.bool_)) or (
         isinstance(value, np.ndarray) and value.dtype.kind in "biu"
     ):
@@ -43,9 +38,7 @@ def constant(value, dtype=None, *, who: str = "apply") -> Tensor:
         array = as_float_array(value, who=who)
     if array.ndim == 0 and not isinstance(value, np.ndarray):
         array = array[()]  # a number stays a NumPy scalar, as in Tensor()
-    t = _new_tensor(Tensor)
-    t._data, t._grad, t.requires_grad, t.name, t.node = array, None, False, None, None
-    return t
+    return _fill(_new_tensor(Tensor), array, False, None)
 
 
 def apply(op, *inputs, **params) -> Tensor:
@@ -57,65 +50,91 @@ def apply(op, *inputs, **params) -> Tensor:
         **params: the op's non-differentiable parameters (``axis=1``), passed to forward and VJP.
 
     Returns:
-        The output Tensor. It requires grad when grad mode is on and any input requires grad; then its
-        ``node`` records the op, the inputs, the params and what forward saved.
+        The output Tensor. It requires grad when grad mode is on and any input requires grad; then it
+        holds the op's record (its ``node``): the op, the inputs, the params and what forward saved.
 
     >>> from autograd import Tensor, ops
     >>> y = apply(ops.MUL, Tensor(3.0), 2)
     >>> y.item(), y.node.op.name
     (6.0, 'mul')
     """
-    tensors = inputs
     for value in inputs:
         if not isinstance(value, Tensor):
-            tensors = _coerce(op, inputs)
+            inputs = _coerce(op, inputs)
             break
-    # A tuple, not a list: the collector stops tracking a tuple of arrays and scalars after its first pass,
-    # where a list per recorded op stays tracked (one more object per op in every full collection).
-    arrays = tuple(map(_DATA, tensors))
+    values = tuple(map(_DATA, inputs))  # a tuple of NumPy scalars or arrays: the collector stops tracking it
     mode = _current_mode()
     if mode.anomaly:
-        result = _forward_checked(op, arrays, params)
+        result = _forward_checked(op, values, params)
     else:
         try:
-            result = op.forward(*arrays, **params)
+            result = op.forward(*values, **params)
         except (ValueError, TypeError) as exc:
-            raise _named_error(op, arrays, exc) from None
-    saved = None
+            raise _named_error(op, values, exc) from None
     if op.saves:
         result, saved = result
     if type(result) is not _ndarray and not isinstance(result, _generic):
         result = np.asarray(result)
-
-    out = _new_tensor(Tensor)
-    out._data = result  # a NumPy scalar for 0-d results: see Tensor.__slots__
-    out._grad = None
-    out.name = None
+    out = _fill(_new_tensor(Tensor), result, False, None)  # a NumPy scalar for 0-d results: see Tensor.__slots__
     if mode.grad_enabled:
-        for t in tensors:
+        for t in inputs:
             if t.requires_grad:
-                # The arrays the VJPs will read stay read-only until backward has run (autograd.inplace).
-                # Scalar graphs only look: NumPy scalars are immutable (a list and a call cost ~10% of a scalar op).
-                frozen = None
-                for i in op.reads:
-                    if type(arrays[i]) is _ndarray:
-                        frozen = freeze(map(arrays.__getitem__, op.reads))
-                        break
-                if op.reads_out and type(result) is _ndarray:
-                    held = freeze((result,))
-                    if held:
-                        frozen = held if frozen is None else frozen + held
-                node = _new_node(Node if frozen is None else GuardedNode)
-                node._frozen = frozen
-                node.op, node.inputs, node.params, node.saved = op, tensors, params or None, saved
-                node.module, node._output = mode.module, _weak_ref(out)
-                node._values, node._out_value = arrays, result
                 out.requires_grad = True
-                out.node = node
+                out._op, out._out_value = op, result
+                out._x, out._y, out._more = inputs[0], inputs[1] if len(inputs) > 1 else None, inputs[2:]
+                out._x_value, out._y_value = values[0], values[1] if len(values) > 1 else None
+                out._more_values = values[2:]
+                out._params, out._module = params or None, mode.module
+                # Scalar graphs hold nothing (NumPy scalars are immutable): checked here, not in a call (-3% per op).
+                out._held = _hold(op, values, result) if _ndarray in map(type, values) or type(result) is _ndarray else None
+                if op.saves:
+                    out._saved = saved
                 return out
-    out.requires_grad = False
-    out.node = None
     return out
+
+
+def apply_binary(op, x, y) -> Tensor:
+    """``apply(op, x, y)`` for Tensor's operators (``+ - * / @``): the same row, faster on two 0-d Tensors.
+
+    Two plain Tensors holding NumPy scalars, outside `detect_anomaly`, take this path: no params, no
+    coercion, nothing to hold read-only (NumPy scalars are immutable), so the record is filled directly.
+    Everything else goes to `apply`. Measured with callgrind on the scalar chain y = y * a + c (the
+    difference of 4,000 and 2,000 iterations, per op): 17,108 -> 12,024 instructions per op built,
+    31,431 -> 26,026 built and backpropagated.
+    """
+    if type(x) is not Tensor or type(y) is not Tensor:
+        return apply(op, x, y)
+    a, b = x._data, y._data
+    mode = _current_mode()
+    if type(a) is _ndarray or type(b) is _ndarray or mode.anomaly:
+        return apply(op, x, y)
+    try:
+        result = op.forward(a, b)
+    except (ValueError, TypeError) as exc:
+        raise _named_error(op, (a, b), exc) from None
+    if not isinstance(result, _generic):
+        result = np.asarray(result)
+    out = _fill(_new_tensor(Tensor), result, False, None)
+    if mode.grad_enabled and (x.requires_grad or y.requires_grad):
+        out.requires_grad = True
+        out._op, out._x, out._y, out._more, out._out_value = op, x, y, (), result
+        out._x_value, out._y_value, out._more_values = a, b, ()
+        out._params, out._module, out._held = None, mode.module, None
+    return out
+
+
+def _hold(op, values, result):
+    """The `Hold` on the arrays ``op``'s VJPs will read (read-only until backward has run), or None."""
+    frozen = None
+    for i in op.reads:
+        if type(values[i]) is _ndarray:
+            frozen = freeze(map(values.__getitem__, op.reads))
+            break
+    if op.reads_out and type(result) is _ndarray:
+        held = freeze((result,))
+        if held:
+            frozen = held if frozen is None else frozen + held
+    return None if frozen is None else Hold(frozen)
 
 
 def _coerce(op, inputs) -> tuple:

@@ -3,7 +3,7 @@
 A graph must never compute a gradient from values other than those its forward pass used. graphgrad
 protects them in two ways, both here and in `engine.apply`:
 
-- every Node keeps the values its op saw (``node._values``, ``node._out_value``), so reassigning a
+- every recorded op keeps the values it saw (``node._values``, ``node._out_value``), so reassigning a
   Tensor's ``.data`` afterwards, or a 0-d value turned into an array by ``.data``, cannot reach backward;
 - the ndarrays that the op's VJPs read (``Op.reads``) are made read-only (NumPy's ``writeable`` flag) while
   a Node that read them can still be backpropagated, so an in-place write such as ``x.data[...] = 0``,
@@ -28,14 +28,15 @@ import threading
 
 import numpy as np
 
-__all__ = ["freeze", "release", "is_held", "RELEASED", "released_error"]
+__all__ = ["freeze", "release", "Hold", "is_held", "RELEASED", "released_error"]
 
 _ndarray = np.ndarray
 _holds: dict[int, list] = {}  # id(array) -> [array, number of Nodes holding it read-only]
 _lock = threading.Lock()  # graphs recorded by several threads may share arrays (a model's weights)
 
 RELEASED = ()
-"""A Node's ``_frozen`` once a backward pass gave its arrays back: it cannot be backpropagated again."""
+"""What a recorded Tensor holds (``_held``) once a backward pass gave its arrays back: it cannot be
+backpropagated again."""
 
 
 def freeze(values) -> tuple | None:
@@ -74,6 +75,27 @@ def release(frozen: tuple) -> None:
                 array.setflags(write=True)
             except ValueError:  # a view whose base is still held read-only by another graph: it stays so
                 pass
+
+
+class Hold:
+    """The arrays one recorded op holds read-only (`freeze`'s tuple); given back by `let_go`, or when it is freed.
+
+    A recorded Tensor keeps its Hold in ``_held`` (None when the op froze nothing, as in every scalar
+    graph, which so pays nothing for the finalizer); a graph that dies unbackpropagated lets go here.
+    """
+
+    __slots__ = ("arrays",)
+
+    def __init__(self, arrays: tuple):
+        self.arrays = arrays
+
+    def let_go(self) -> None:
+        arrays, self.arrays = self.arrays, ()
+        release(arrays)
+
+    def __del__(self):
+        if self.arrays and release is not None:  # (None when the interpreter is shutting down)
+            self.let_go()
 
 
 def is_held(array) -> bool:

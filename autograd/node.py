@@ -1,23 +1,25 @@
-"""`Node`: one application of an op in a recorded graph. Nothing else lives here.
+"""`Node`: one application of an op in a recorded graph, as users and `viz` see it. Nothing else lives here.
 
-Ownership points one way: a Tensor owns the Node that produced it and a Node owns its input Tensors.
-The Node sees its output only through a weak reference, so a graph is freed by reference counting as
-soon as its last output is dropped, with no help from the garbage collector.
+Ownership points one way: a Tensor owns the record of the op that produced it (`autograd.engine.apply`
+fills it into the Tensor's own slots) and so its input Tensors. A graph is freed by reference counting as
+soon as its last output is dropped, with no help from the garbage collector. The `Node` of a Tensor is a
+view of that record, made on first access (``tensor.node``) and kept by the Tensor, so ``y.node is
+y.node``; it sees its output through a weak reference, as before, and keeps what it shows after the output
+is freed.
 """
 
 from __future__ import annotations
 
-from .inplace import release
+from weakref import ref as _weak_ref
 
-__all__ = ["Node", "GuardedNode"]
+__all__ = ["Node", "node_view"]
 
 
 class Node:
     """One op application: the op, its input Tensors, its parameters, what forward saved, its output.
 
     Tensors and Nodes form the bipartite graph of the seed's figures: Nodes are the circles, Tensors
-    the values on the edges. Nodes are made by `autograd.engine.apply`, never by hand: it fills the
-    slots itself (the output as a weak reference), which saves a call frame on every recorded op.
+    the values on the edges. A Node is made by ``tensor.node``, never by hand.
 
     Attributes:
         op: the `autograd.ops.Op` applied (``op.name``, ``op.symbol``).
@@ -30,19 +32,27 @@ class Node:
     >>> x = Tensor(3.0, name="x")
     >>> y = x * 2
     >>> node = y.node
-    >>> node.op.name, [t.name for t in node.inputs], node.output is y
-    ('mul', ['x', None], True)
+    >>> node.op.name, [t.name for t in node.inputs], node.output is y, node is y.node
+    ('mul', ['x', None], True, True)
     """
 
     # `_values` and `_out_value` are the input and output values the op saw, which backward uses (so a
-    # later `.data =` cannot change a gradient); `_frozen` the arrays held read-only for it (see inplace).
-    __slots__ = ("op", "inputs", "params", "saved", "module", "_output", "_values", "_out_value", "_frozen",
-                 "__weakref__")
+    # later `.data =` cannot change a gradient); `_frozen` (a property) the arrays held read-only for it.
+    __slots__ = ("op", "inputs", "params", "saved", "module", "_output", "_values", "_out_value", "__weakref__")
 
     @property
     def output(self):
         """The Tensor this node produced, or None once it has been freed."""
         return self._output()
+
+    @property
+    def _frozen(self):
+        """The arrays the node holds read-only (see `autograd.inplace`): a tuple, None, or ``RELEASED``."""
+        out = self._output()
+        if out is None:
+            return None
+        held = out._held
+        return held if held is None or type(held) is tuple else held.arrays
 
     def __repr__(self) -> str:
         shapes = ", ".join(str(t.shape) for t in self.inputs)
@@ -50,16 +60,11 @@ class Node:
         return f"Node({self.op.name}, inputs=[{shapes}]{where})"
 
 
-class GuardedNode(Node):
-    """A Node that holds arrays read-only (see `autograd.inplace`); when it is freed, it lets go of them.
-
-    Only Nodes that froze an array are of this class, so graphs of scalars pay nothing for the finalizer.
-    """
-
-    __slots__ = ()
-
-    def __del__(self):
-        frozen = self._frozen
-        if frozen and release is not None:  # (None when the interpreter is shutting down)
-            self._frozen = ()
-            release(frozen)
+def node_view(t) -> Node:
+    """The `Node` of a Tensor an op produced: made from the Tensor's record, kept in ``t._node``."""
+    node = Node.__new__(Node)
+    node.op, node.inputs, node.params, node.module = t._op, t._inputs, t._params, t._module
+    node.saved = t._saved if t._op.saves else None
+    node._values, node._out_value, node._output = t._values, t._out_value, _weak_ref(t)
+    t._node = node
+    return node

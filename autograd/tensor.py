@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .node import node_view
+
 __all__ = ["Tensor", "as_float_array"]
 
 
@@ -66,7 +68,19 @@ class Tensor:
     # `_data` and `_grad` hold an ndarray, or, for a 0-d result the engine made, a NumPy scalar: scalar
     # arithmetic costs a tenth of 0-d array arithmetic, and scalar graphs are made of nothing else. The
     # public `data` and `grad` always hand out an ndarray (and keep it, so in-place changes stick).
-    __slots__ = ("_data", "_grad", "requires_grad", "name", "node", "__weakref__")
+    #
+    # A Tensor an op produced also holds that op's record (engine.apply fills it; `_op` is None for leaves
+    # and constants): the op, its input Tensors, the values it saw, its params, the module recording, the
+    # arrays it holds read-only, what forward saved. One object the cyclic collector tracks per recorded op,
+    # not four (the output, a Node, a weak reference, a list): the public `node` is a view made on first
+    # access. The inputs sit in fixed slots (`_x`, `_y`, then `_more`, a tuple, for a third and later), not
+    # in a tuple of Tensors, which the collector would track too: one tracked object more per op made
+    # micrograd's demo step 1.4x slower with the collector on (263 -> 373 ms, ``python -m benchmarks``).
+    # So do the values they had (`_x_value`, `_y_value`, `_more_values`): a tuple of them, though untracked
+    # by the first collection it meets, was one more allocation counted toward the next collection, and
+    # building the demo's graph took 109-119 ms with the collector on, 64-65 ms without the tuple.
+    __slots__ = ("_data", "_grad", "requires_grad", "name", "_op", "_x", "_y", "_more", "_x_value", "_y_value",
+                 "_more_values", "_out_value", "_params", "_module", "_held", "_saved", "_node", "__weakref__")
 
     # NumPy defers to our reflected operators: `array + tensor` calls Tensor.__radd__ and records the op.
     __array_ufunc__ = None
@@ -74,11 +88,28 @@ class Tensor:
     def __init__(self, data, requires_grad: bool = True, name: str | None = None, dtype=None):
         array = as_float_array(data, dtype)
         # A number (not an array the caller may share) is kept as a NumPy scalar; see __slots__.
-        self._data = array[()] if array.ndim == 0 and not isinstance(data, np.ndarray) else array
-        self._grad = None
-        self.requires_grad = bool(requires_grad)
-        self.name = name
-        self.node = None
+        _fill(self, array[()] if array.ndim == 0 and not isinstance(data, np.ndarray) else array,
+              bool(requires_grad), name)
+
+    @property
+    def _inputs(self) -> tuple:
+        """The input Tensors of the op that produced this Tensor, in argument order (see __slots__)."""
+        return (self._x,) if self._y is None else (self._x, self._y) + self._more
+
+    @property
+    def _values(self) -> tuple:
+        """The values those inputs had when the op ran, which backward uses (see __slots__)."""
+        return (self._x_value,) if self._y is None else (self._x_value, self._y_value) + self._more_values
+
+    @property
+    def node(self):
+        """The `Node` that produced this Tensor, or None for a leaf or a constant."""
+        if self._op is None:
+            return None
+        try:
+            return self._node
+        except AttributeError:  # first access: the view is made once and kept
+            return node_view(self)
 
     @property
     def data(self) -> np.ndarray:
@@ -92,7 +123,9 @@ class Tensor:
     def data(self, value) -> None:
         # Checked as the constructor checks. A graph already recorded keeps the values it saw, so a new
         # array here changes what the next forward pass computes, never an old graph's gradient.
-        if value is self._data:  # `x.data += 1` hands the same array back
+        if value is self._data:  # `x.data -= lr * x.grad` hands the same array back, changed in place
+            if value.ndim == 0:  # a scalar's value goes back to a NumPy scalar (see __slots__): 0-d array
+                self._data = value[()]  # arithmetic made micrograd's demo step 3x slower after the first update
             return
         array = as_float_array(value, who="Tensor.data")
         grad = self._grad
@@ -186,8 +219,8 @@ class Tensor:
         data = self._data
         parts.append(f"value={data.item()!r}" if data.ndim == 0 else f"shape={data.shape}")
         parts.append(f"dtype={data.dtype}")
-        if self.node is not None:
-            parts.append(f"op={self.node.op.name}")
+        if self._op is not None:
+            parts.append(f"op={self._op.name}")
         elif not self.requires_grad:
             parts.append("constant")
         if self._grad is not None:
@@ -219,31 +252,31 @@ class Tensor:
         """A constant Tensor sharing this one's data, cut off from the graph."""
         return Tensor(self._data, requires_grad=False, name=self.name)
 
-    # --- operators: one line each. The binary ones call `apply` directly, as their functional forms
-    # do: the extra frame was 5% of a scalar op's cost. ----------------------------------------------
+    # --- operators: one line each. The binary ones call `engine.apply_binary` directly, not their functional
+    # forms: the extra frame was 5% of a scalar op's cost. ----------------------------------------
     def __add__(self, other):
-        return _apply(_ops.ADD, self, other)
+        return _binary(_ops.ADD, self, other)
 
     def __radd__(self, other):
-        return _apply(_ops.ADD, other, self)
+        return _binary(_ops.ADD, other, self)
 
     def __sub__(self, other):
-        return _apply(_ops.SUB, self, other)
+        return _binary(_ops.SUB, self, other)
 
     def __rsub__(self, other):
-        return _apply(_ops.SUB, other, self)
+        return _binary(_ops.SUB, other, self)
 
     def __mul__(self, other):
-        return _apply(_ops.MUL, self, other)
+        return _binary(_ops.MUL, self, other)
 
     def __rmul__(self, other):
-        return _apply(_ops.MUL, other, self)
+        return _binary(_ops.MUL, other, self)
 
     def __truediv__(self, other):
-        return _apply(_ops.DIV, self, other)
+        return _binary(_ops.DIV, self, other)
 
     def __rtruediv__(self, other):
-        return _apply(_ops.DIV, other, self)
+        return _binary(_ops.DIV, other, self)
 
     def __neg__(self):
         return _apply(_ops.NEG, self)
@@ -258,10 +291,10 @@ class Tensor:
         return _F.exp(self * _F.log_of_base(base))
 
     def __matmul__(self, other):
-        return _apply(_ops.MATMUL, self, other)
+        return _binary(_ops.MATMUL, self, other)
 
     def __rmatmul__(self, other):
-        return _apply(_ops.MATMUL, other, self)
+        return _binary(_ops.MATMUL, other, self)
 
     def __getitem__(self, index):
         return _F.getitem(self, index)
@@ -324,6 +357,12 @@ class Tensor:
         return _F.flatten(self, start_dim, end_dim)
 
 
+def _fill(t: Tensor, data, requires_grad: bool, name) -> Tensor:
+    """Fill a new Tensor's slots: the one place a Tensor is built (``Tensor()``, `engine.constant`, `engine.apply`)."""
+    t._data, t._grad, t.requires_grad, t.name, t._op = data, None, requires_grad, name, None
+    return t
+
+
 def _data_of(value):
     return value._data if isinstance(value, Tensor) else value
 
@@ -331,5 +370,5 @@ def _data_of(value):
 # Imported last: both modules use Tensor.
 from . import functional as _F  # noqa: E402
 from . import ops as _ops  # noqa: E402
-from .engine import apply as _apply  # noqa: E402
+from .engine import apply as _apply, apply_binary as _binary  # noqa: E402
 from . import graph as _graph  # noqa: E402

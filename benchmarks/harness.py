@@ -12,9 +12,10 @@ import os
 import statistics
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
-__all__ = ["Settings", "Outcome", "Row", "CollectorClock", "paired_rounds", "rows_from_samples", "missing_rows",
+__all__ = ["Settings", "Outcome", "Row", "CollectorClock", "collector_off", "paired_rounds", "rows_from_samples", "missing_rows",
            "time_per_call", "cycle", "threads_option", "set_thread_variables", "NOT_INSTALLED", "NOT_AVAILABLE"]
 
 NOT_INSTALLED = "not installed"
@@ -162,6 +163,29 @@ class CollectorClock:
 
     def __exit__(self, *exc):
         gc.callbacks.remove(self._callback)
+
+
+@contextmanager
+def collector_off():
+    """Collect, then keep Python's cyclic collector off for a block; afterwards it is as it was.
+
+    The benchmark's choice, for rows that time an engine's own work without collections; graphgrad itself
+    never touches the collector.
+
+    >>> with collector_off():
+    ...     gc.isenabled()
+    False
+    >>> gc.isenabled()
+    True
+    """
+    was_enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def paired_rounds(contenders: Mapping[str, Callable[[], Mapping[str, float]]], rounds: int,

@@ -141,7 +141,8 @@ def main(argv=None) -> int:
     environment["load average at end"] = report.load_average()
 
     print("\n".join(report.table_lines(rows)))
-    print("\ntargets (issue 5 §2)" + (" — quick run: sizes differ, for information only" if args.quick else ""))
+    print("\ntargets (issue 5 §2; the scalar ones of issue 10)"
+          + (" — quick run: sizes differ, for information only" if args.quick else ""))
     print("\n".join(report.target_lines(result["targets"])))
     print()
     for summary in summaries.values():

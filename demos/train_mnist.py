@@ -25,6 +25,7 @@ from nn import TwoLayerNet
 from nn.data import sample_batch
 from nn.datasets import load_mnist
 from nn.optim import OPTIMIZERS
+from nn.utils import TRAINING_THREADS, blas_threads
 
 FULL_TRAIN_SIZE = 60000  # MNIST's training set; fewer images means the bundled subset (or a user's own)
 # Epoch lines printed in a run, about: the subset's 200 epochs of 50 steps would otherwise print 200 lines.
@@ -53,8 +54,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                              "(--compare-seed is its former name)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--quiet", action="store_true", help="print only the summary")
+    parser.add_argument("--threads", type=int, default=TRAINING_THREADS, metavar="N",
+                        help=f"BLAS threads while training ({TRAINING_THREADS}: fastest for these small products, "
+                             "and many times faster than the default of one per core when the cores are busy)")
     args = parser.parse_args(argv)
-    for name in ("iterations", "batch_size", "hidden_size"):
+    for name in ("iterations", "batch_size", "hidden_size", "threads"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     if args.lr is not None and not args.lr > 0:
@@ -116,6 +120,12 @@ def plot_curves(runs: dict, path: str, train_size: int = FULL_TRAIN_SIZE) -> Non
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    with blas_threads(args.threads):  # see README, "Threads"
+        return train(args)
+
+
+def train(args) -> dict:
+    """Load MNIST, train as ``args`` say, print the summary, draw the curves; return the accuracies and times."""
     dtype = np.dtype(args.dtype)
     (x_train, t_train), (x_test, t_test) = (
         (x.astype(dtype), t.astype(dtype)) for x, t in load_mnist(one_hot_label=True, data_dir=args.data_dir))

@@ -1,7 +1,8 @@
-"""Training helpers that act on parameters' gradients: `clip_grad_norm_`."""
+"""Training helpers: `clip_grad_norm_` on parameters' gradients, `blas_threads` for the BLAS thread pool."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 
@@ -9,7 +10,42 @@ import numpy as np
 
 from autograd import Tensor
 
-__all__ = ["clip_grad_norm_"]
+__all__ = ["clip_grad_norm_", "blas_threads", "TRAINING_THREADS"]
+
+TRAINING_THREADS = 1
+"""The BLAS threads the training demos use unless told (``--threads``): one, chosen by measurement.
+
+The book's network multiplies (100, 784) by (784, 50) matrices, too small for a second thread to pay
+off: on this project's 2-core machine one thread ran the recipe's steps as fast as two when idle and
+many times faster when the cores were busy, where OpenBLAS's spinning threads fight other processes
+for them (README, "Threads").
+"""
+
+
+def blas_threads(threads: int | None):
+    """A context manager running its block with at most ``threads`` BLAS (and OpenMP) threads; None: no limit.
+
+    It uses threadpoolctl, which changes the thread count of the BLAS libraries NumPy has loaded, for the
+    block only and without touching the environment, so it works after NumPy is imported (unlike
+    ``OPENBLAS_NUM_THREADS``, which is read once, at load). Without threadpoolctl installed, a limit is an
+    `ImportError` that says how to install it.
+
+    >>> import numpy as np
+    >>> with blas_threads(1):
+    ...     product = np.ones((2, 3)) @ np.ones((3, 2))
+    >>> product.tolist()
+    [[3.0, 3.0], [3.0, 3.0]]
+    """
+    if threads is None:
+        return contextlib.nullcontext()
+    if isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 1:
+        raise ValueError(f"blas_threads: threads must be a whole number >= 1 or None, got {threads!r}")
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError as exc:
+        raise ImportError(f"blas_threads: limiting BLAS threads needs threadpoolctl (pip install threadpoolctl): "
+                          f"{exc}") from None
+    return threadpool_limits(limits=int(threads))
 
 
 def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0) -> float:

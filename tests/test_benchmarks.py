@@ -103,6 +103,27 @@ def test_micrograd_demo_models_compute_the_same_loss():
     assert scalar_loss == pytest.approx(array_loss, rel=1e-12)
 
 
+def test_collector_off_leaves_a_disabled_collector_disabled():
+    import gc
+    gc.disable()
+    try:
+        with harness.collector_off():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_micrograd_demo_times_every_contender_with_the_collector_on_and_off():
+    pytest.importorskip("micrograd")
+    import gc
+    outcome = scalar.micrograd_demo(harness.Settings(quick=True, repeats=1))
+    off = {row.implementation: row for row in outcome.rows if row.metric == "step, collector off"}
+    assert set(off) == {"micrograd", "graphgrad scalars", "graphgrad arrays"}
+    assert all(row.status == "ok" and row.median > 0 for row in off.values())
+    assert gc.isenabled()
+
+
 @pytest.mark.parametrize("module", [harness, report, peers, training, scalar, memory, suite])
 def test_doctests_of_the_benchmark_modules_pass(module):
     failures, _ = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)

@@ -68,11 +68,25 @@ def test_defaults_are_the_books_recipe():
     (["--batch-size", "0"], "--batch-size must be at least 1"),
     (["--train-size", "0"], "--train-size must be at least 1"),
     (["--lr", "-1"], "--lr must be positive"),
+    (["--threads", "0"], "--threads must be at least 1"),
 ])
 def test_bad_flags_are_refused_with_their_name(flags, message, capsys):
     with pytest.raises(SystemExit):
         train_convnet.parse_args(flags)
     assert message in capsys.readouterr().err
+
+
+def test_training_runs_with_the_blas_threads_asked_for(monkeypatch, tmp_path):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    seen = []
+    monkeypatch.setattr(train_convnet, "train", lambda args: seen.append(
+        {p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"}))
+    assert train_convnet.parse_args([]).threads == 1  # the measured default (README, "Threads")
+    with threadpoolctl.threadpool_limits(limits=2):
+        train_convnet.main(["--out", str(tmp_path)])
+        train_convnet.main(["--out", str(tmp_path), "--threads", "2"])
+        after = {p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"}
+    assert seen == [{1}, {2}] and after == {2}
 
 
 def test_runs_as_a_module_from_the_command_line(tmp_path):

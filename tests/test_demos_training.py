@@ -96,7 +96,7 @@ def test_optimizer_flag_uses_the_books_default_learning_rate_except_for_seed_sgd
     assert "epoch" not in printed and "100 steps of adam" in printed
 
 
-@pytest.mark.parametrize("flag", ["--iterations", "--batch-size", "--hidden-size"])
+@pytest.mark.parametrize("flag", ["--iterations", "--batch-size", "--hidden-size", "--threads"])
 def test_nonpositive_sizes_are_refused(flag, capsys):
     with pytest.raises(SystemExit):
         train_mnist.parse_args([flag, "0"])
@@ -107,6 +107,19 @@ def test_nonpositive_learning_rate_is_refused(capsys):
     with pytest.raises(SystemExit):
         train_mnist.parse_args(["--lr", "-0.1"])
     assert "--lr must be positive, got -0.1" in capsys.readouterr().err
+
+
+def test_training_runs_with_the_blas_threads_asked_for(monkeypatch, tmp_path):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    seen = []
+    monkeypatch.setattr(train_mnist, "train", lambda args: seen.append(
+        {p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"}))
+    assert train_mnist.parse_args([]).threads == 1  # the measured default (README, "Threads")
+    with threadpoolctl.threadpool_limits(limits=2):
+        train_mnist.main(["--out", str(tmp_path)])
+        train_mnist.main(["--out", str(tmp_path), "--threads", "2"])
+        after = {p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"}
+    assert seen == [{1}, {2}] and after == {2}
 
 
 def test_defaults_are_the_seeds_recipe():

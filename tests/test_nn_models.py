@@ -155,24 +155,26 @@ def test_inputs_of_the_network_dtype_are_not_copied():
 
 
 def test_predict_loss_and_accuracy_record_no_graph(monkeypatch):
-    created = []
-    real_new_node = engine._new_node
+    made = []
+    real_new_tensor = engine._new_tensor
 
-    def counting_new_node(cls):
-        node = real_new_node(cls)
-        created.append(node)
-        return node
+    def counting_new_tensor(cls):
+        t = real_new_tensor(cls)
+        made.append(t)
+        return t
 
-    # engine.apply makes every Node through this module global.
-    monkeypatch.setattr(engine, "_new_node", counting_new_node)
+    def recorded():  # engine.apply makes every output through this module global; a recorded one holds its op
+        return [t for t in made if t._op is not None]
+
+    monkeypatch.setattr(engine, "_new_tensor", counting_new_tensor)
     net, _ = net_and_reference()
     x, t = batch()
     assert isinstance(net.predict(x), np.ndarray)
     assert isinstance(net.loss(x, t), float)
     assert isinstance(net.accuracy(x, t), float)
-    assert created == []
+    assert recorded() == []
     net.loss_tensor(x, t)
-    assert [node.op.name for node in created] == ["matmul", "add", "relu", "matmul", "add", "softmax_cross_entropy"]
+    assert [t.node.op.name for t in recorded()] == ["matmul", "add", "relu", "matmul", "add", "softmax_cross_entropy"]
 
 
 def test_accuracy_takes_labels_or_one_hot_and_returns_a_float():

@@ -1,4 +1,4 @@
-"""nn.utils.clip_grad_norm_: the joint norm, the scaling rule, skipped parameters, errors."""
+"""nn.utils: clip_grad_norm_ (the joint norm, the scaling rule, skipped parameters, errors) and blas_threads."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from autograd import Tensor
-from nn.utils import clip_grad_norm_
+from nn.utils import blas_threads, clip_grad_norm_
 
 
 def _with_grad(grad):
@@ -51,3 +51,25 @@ def test_clip_errors_name_the_argument_and_value():
         clip_grad_norm_([], 1.0, norm_type=1)
     with pytest.raises(TypeError, match=r"clip_grad_norm_: parameters\[1\] is a ndarray, not a Tensor"):
         clip_grad_norm_([Tensor([1.0]), np.ones(2)], 1.0)
+
+
+def _blas_threads() -> set:
+    import threadpoolctl
+    return {p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"}
+
+
+def test_blas_threads_limits_the_pool_for_its_block_only():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    with threadpoolctl.threadpool_limits(limits=2):
+        with blas_threads(1):
+            assert _blas_threads() == {1}
+            np.testing.assert_array_equal(np.ones((3, 4)) @ np.ones((4, 2)), np.full((3, 2), 4.0))
+        assert _blas_threads() == {2}
+        with blas_threads(None):  # no limit: the pool stays as it is
+            assert _blas_threads() == {2}
+
+
+@pytest.mark.parametrize("threads", [0, -1, 1.5, True, "1"])
+def test_blas_threads_refuses_what_is_not_a_thread_count(threads):
+    with pytest.raises(ValueError, match="blas_threads: threads must be a whole number >= 1 or None"):
+        blas_threads(threads)
