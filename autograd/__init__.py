@@ -13,8 +13,8 @@ from .tensor import Tensor  # first: the modules below import it
 from . import ops
 from .engine import apply
 from .functional import (
-    astype, avg_pool2d, broadcast_to, clip, conv2d, cos, dot, exp, flatten, leaky_relu, linear, log, log_softmax,
-    matmul, max, max_pool2d, mean, mean_squared_error, min, power, relu, reshape, sigmoid, sin, softmax,
+    astype, avg_pool2d, batch_norm, broadcast_to, clip, conv2d, cos, dot, exp, flatten, leaky_relu, linear, log,
+    log_softmax, matmul, max, max_pool2d, mean, mean_squared_error, min, power, relu, reshape, sigmoid, sin, softmax,
     softmax_cross_entropy, sum, sum_to, tanh, transpose,
 )
 from .gradcheck import GradcheckError, gradcheck, numerical_gradient
@@ -29,5 +29,5 @@ __all__ = [
     "relu", "sigmoid", "tanh", "exp", "log", "softmax", "log_softmax", "softmax_cross_entropy",
     "dot", "matmul", "sum", "mean", "max", "reshape", "transpose", "broadcast_to", "power", "astype",
     "sin", "cos", "clip", "leaky_relu", "min", "conv2d", "max_pool2d", "avg_pool2d",
-    "sum_to", "flatten", "linear", "mean_squared_error",
+    "sum_to", "flatten", "linear", "mean_squared_error", "batch_norm",
 ]

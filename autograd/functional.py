@@ -12,14 +12,14 @@ import math
 import numpy as np
 
 from . import ops
-from .engine import apply
+from .engine import apply, constant
 from .tensor import Tensor
 
 __all__ = [
     "add", "sub", "neg", "mul", "div", "power", "matmul", "dot", "exp", "log", "tanh", "relu", "sigmoid",
     "sum", "mean", "max", "astype", "reshape", "transpose", "broadcast_to", "getitem", "softmax", "log_softmax",
     "softmax_cross_entropy", "sin", "cos", "clip", "leaky_relu", "min", "conv2d", "max_pool2d", "avg_pool2d",
-    "sum_to", "flatten", "linear", "mean_squared_error",
+    "sum_to", "flatten", "linear", "mean_squared_error", "batch_norm",
 ]
 
 
@@ -676,3 +676,74 @@ def mean_squared_error(y, t, reduction: str = "mean") -> Tensor:
         return mean(squared)
     total = sum(squared)
     return mul(total, 0.5) if reduction == "half_sum" else total
+
+
+def batch_norm(x, gamma, beta, axes=(0,), eps: float = 1e-6, *, statistics: bool = False):
+    """Batch normalization in training mode: ``gamma * (x - mean) / sqrt(var + eps) + beta``, with the mean
+    and biased variance of ``x`` over ``axes``. One op, ``batch_norm``: its VJPs are the batch-norm backward,
+    through the statistics too, written with ops under ``create_graph`` (so higher orders work) and run in
+    place on the arrays in a plain backward pass. Evaluation mode (running statistics) needs no op of its
+    own: ``(x - running_mean) / sqrt(running_var + eps) * gamma + beta``, as `nn.BatchNorm1d` composes it.
+
+    Args:
+        x: the batch, e.g. (N, D) with ``axes=(0,)`` or (N, C, H, W) with ``axes=(0, 2, 3)``.
+        gamma, beta: the scale and shift, of ``x``'s shape without ``axes`` ((D,), (C,)).
+        axes: an int or a tuple of ints, the axes the statistics are taken over (at least one).
+        eps: added to the variance; 1e-6 by default (the book's ``10e-7``, as in `nn.BatchNorm1d`).
+        statistics: also return the batch's ``mean`` and ``var``, arrays of ``gamma``'s shape, for running
+            averages kept outside the graph. They are read from what the forward saved; only when no graph
+            is recorded (`no_grad`, or no input requires grad) are they computed a second time.
+
+    Returns:
+        The normalized Tensor of ``x``'s shape, or ``(out, mean, var)`` with ``statistics``.
+
+    Raises:
+        ValueError: ``axes`` is empty, repeats an axis or is out of range, ``eps`` is negative or not
+            finite, or ``gamma``/``beta`` do not have ``x``'s shape without ``axes``.
+        TypeError: ``axes`` is not an int or a tuple of ints, or ``eps`` not a real number.
+
+    >>> x = Tensor([[1.0, 10.0], [3.0, 30.0]])
+    >>> out, mean, var = batch_norm(x, Tensor(np.ones(2)), Tensor(np.zeros(2)), statistics=True)
+    >>> out.data.round(4), mean, var
+    (array([[-1., -1.],
+           [ 1.,  1.]]), array([ 2., 20.]), array([  1., 100.]))
+    >>> batch_norm(x, np.ones(3), np.zeros(3))
+    Traceback (most recent call last):
+    ...
+    ValueError: batch_norm: gamma (3,) and beta (3,) must have the shape (2,) of x (2, 2) without the axes (0,)
+    """
+    x_shape = _shape_of(x)
+    axes = _batch_norm_axes(axes, len(x_shape))
+    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.integer, np.floating)):
+        raise TypeError(f"batch_norm: eps must be a real number, got {type(eps).__name__} {eps!r}")
+    if not (math.isfinite(eps) and eps >= 0):
+        raise ValueError(f"batch_norm: eps must be a finite number >= 0, got {eps!r}")
+    if statistics and not isinstance(x, Tensor):  # the constant apply would make, kept for the statistics
+        dtype = next((t.dtype for t in (gamma, beta) if isinstance(t, Tensor)), None)
+        x = constant(x, dtype, who="batch_norm")
+    out = apply(ops.BATCH_NORM, x, gamma, beta, axes=axes, eps=float(eps))
+    if not statistics:
+        return out
+    if out.node is not None:
+        mean, var = out.node.saved[2], out.node.saved[3]
+    else:  # nothing recorded, so nothing saved: computed again
+        mean, _, var, _ = ops.batch_moments(x.data, axes)
+    features = tuple(n for i, n in enumerate(x_shape) if i not in axes)
+    return out, mean.reshape(features), var.reshape(features)
+
+
+def _batch_norm_axes(axes, ndim: int) -> tuple:
+    """``axes`` as a sorted tuple of distinct non-negative ints, or an error naming them and ``ndim``."""
+    as_tuple = (axes,) if isinstance(axes, (int, np.integer)) else axes
+    if (not isinstance(as_tuple, (tuple, list))
+            or not all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in as_tuple)):
+        raise TypeError(f"batch_norm: axes must be an int or a tuple of ints, got {axes!r}")
+    if not as_tuple:
+        raise ValueError("batch_norm: axes must name at least one axis, got ()")
+    for a in as_tuple:
+        if not -ndim <= a < ndim:
+            raise ValueError(f"batch_norm: axis {a} is out of range for an input of {ndim} dimensions")
+    normalized = tuple(sorted(int(a) % ndim for a in as_tuple))
+    if len(set(normalized)) != len(normalized):
+        raise ValueError(f"batch_norm: axes {tuple(as_tuple)} repeat an axis")
+    return normalized

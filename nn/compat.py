@@ -313,9 +313,9 @@ BOOK_EPS = 10e-7
 """The book's BatchNormalization adds ``10e-7`` (that is, 1e-6) to the variance."""
 
 
-def _book_mean(rows: Tensor) -> Tensor:
-    """The mean over axis 0 as NumPy's ``mean`` computes it (a sum, then a division), to the last bit."""
-    return autograd.sum(rows, axis=0) / rows.shape[0]
+def _features(value: Tensor, features: int) -> Tensor:
+    """gamma or beta as (D,): a scalar or (1,) is broadcast, so that its gradient is summed back."""
+    return value if value.shape == (features,) else autograd.broadcast_to(value, (features,))
 
 
 class BatchNormalization(_GraphLayer):
@@ -374,19 +374,19 @@ class BatchNormalization(_GraphLayer):
         if self.running_mean is None:
             self.running_mean, self.running_var = np.zeros(features), np.zeros(features)
         if train_flg:
-            mu = _book_mean(rows)
-            xc = rows - mu
-            var = _book_mean(xc * xc)
-            std = (var + BOOK_EPS) ** 0.5
-            xn = xc / std
-            self.batch_size, self.xc, self.xn, self.std = rows.shape[0], xc.data, xn.data, std.data
+            # One op (autograd.batch_norm); gamma and beta broadcast to the D features first, as the book's would.
+            out, mu, var = autograd.batch_norm(rows, _features(gamma, features), _features(beta, features),
+                                               axes=(0,), eps=BOOK_EPS, statistics=True)
+            # The book's attributes, for its readers: xc and xn as its forward computes them (to the last bit).
+            self.batch_size, self.std = rows.shape[0], np.sqrt(var + BOOK_EPS)
+            self.xc = rows.data - mu
+            self.xn = self.xc / self.std
             # Outside the graph: the running averages are statistics, not part of what is differentiated.
             keep = self.momentum
-            self.running_mean = keep * self.running_mean + (1 - keep) * mu.data
-            self.running_var = keep * self.running_var + (1 - keep) * var.data
+            self.running_mean = keep * self.running_mean + (1 - keep) * mu
+            self.running_var = keep * self.running_var + (1 - keep) * var
         else:
-            xn = (rows - self.running_mean) / np.sqrt(self.running_var + BOOK_EPS)
-        out = gamma * xn + beta
+            out = gamma * ((rows - self.running_mean) / np.sqrt(self.running_var + BOOK_EPS)) + beta
         if x.ndim != 2:
             out = autograd.reshape(out, self.input_shape)
         return self._record(out, x, gamma, beta)

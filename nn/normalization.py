@@ -1,9 +1,10 @@
-"""Batch normalization layers, `BatchNorm1d` (N, D) and `BatchNorm2d` (N, C, H, W), composed from autograd ops.
+"""Batch normalization layers, `BatchNorm1d` (N, D) and `BatchNorm2d` (N, C, H, W), on autograd's ``batch_norm``.
 
-Their backward pass is the graph's: the batch statistics are ops (mean, subtract, multiply, power,
-divide), so the gradient flows through them as through any other computation; no formula is written
-by hand. The running averages are plain arrays updated outside the graph. The book's
-``BatchNormalization`` (one statistic per feature, even of an image) is `nn.compat.BatchNormalization`.
+Their backward pass is the graph's: in training mode the layer is one recorded op, `autograd.batch_norm`,
+whose VJPs (in `autograd.ops`, beside its forward) differentiate through the batch statistics too; in
+evaluation mode it is composed of sub, div, mul and add, with the running statistics as constants. The
+running averages are plain arrays updated outside the graph, from the batch statistics the op saved.
+The book's ``BatchNormalization`` (one statistic per feature, even of an image) is `nn.compat.BatchNormalization`.
 """
 
 from __future__ import annotations
@@ -55,17 +56,15 @@ class _BatchNorm(Module):
         if len(shape) != self._ndim or shape[1] != self.num_features:
             raise ValueError(f"{self.name}: expected inputs {self._layout} with {self.num_features} "
                              f"{'features' if self._ndim == 2 else 'channels'} in dimension 1, got shape {shape}")
-        stat_shape = (1, self.num_features) + (1,) * (self._ndim - 2)  # broadcasts against x
         if self.training:
-            batch_mean = autograd.mean(x, axis=self._axes, keepdims=True)
-            centered = x - batch_mean
-            batch_var = autograd.mean(centered * centered, axis=self._axes, keepdims=True)
-            normalized = centered / (batch_var + self.eps) ** 0.5
-            self._update_running(batch_mean.data.reshape(-1), batch_var.data.reshape(-1))
-        else:
-            # The running statistics are constants of the graph: the gradient is gamma / std.
-            std = np.sqrt(self.running_var + self.eps).reshape(stat_shape)
-            normalized = (x - self.running_mean.reshape(stat_shape)) / std
+            out, batch_mean, batch_var = autograd.batch_norm(x, self.weight, self.bias, axes=self._axes,
+                                                             eps=self.eps, statistics=True)
+            self._update_running(batch_mean, batch_var)
+            return out
+        # The running statistics are constants of the graph: the gradient is gamma / std.
+        stat_shape = (1, self.num_features) + (1,) * (self._ndim - 2)  # broadcasts against x
+        std = np.sqrt(self.running_var + self.eps).reshape(stat_shape)
+        normalized = (x - self.running_mean.reshape(stat_shape)) / std
         weight, bias = self.weight, self.bias
         if self._ndim != 2:
             weight, bias = autograd.reshape(weight, stat_shape), autograd.reshape(bias, stat_shape)

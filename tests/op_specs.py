@@ -1017,3 +1017,63 @@ SPECS += (
            composite=True, matrix=_tensor_labels_matrix(), magnitudes=(1e-8, 1e3), log_sum_exp=True),
 )
 SPECS_BY_NAME = {spec.name: spec for spec in SPECS}
+
+
+# --- batch normalization (issue 9): one op, train mode ------------------------------------------------------
+# x's values are DISTINCT (spaced 0.4 apart), so every batch of two or more has a variance of at least 0.04 times
+# the row's magnitude squared: central differences stay valid at any scale, and eps only matters where it should.
+def _batch_norm_reference(x, gamma, beta, axes, eps):
+    axes = (axes,) if isinstance(axes, int) else tuple(axes)
+    if not axes:
+        raise ValueError("no axes")
+    mean, var = x.mean(axis=axes, keepdims=True), x.var(axis=axes, keepdims=True)  # refuse bad axes as NumPy does
+    features = tuple(n for i, n in enumerate(x.shape) if i not in {a % x.ndim for a in axes})
+    if gamma.shape != features or beta.shape != features:
+        raise ValueError("gamma and beta must have x's shape without the axes")
+    return gamma.reshape(mean.shape) * ((x - mean) / np.sqrt(var + eps)) + beta.reshape(mean.shape)
+
+
+def _batch_norm_case(shape, axes, eps=1e-5, features=None):
+    ndim = len(shape)
+    kept = {a % ndim for a in ((axes,) if isinstance(axes, int) else axes)} if ndim else set()
+    if features is None:
+        features = tuple(n for i, n in enumerate(shape) if i not in kept)
+    return Case((shape, features, features), {"axes": axes, "eps": eps})
+
+
+BATCH_NORM_EXAMPLES = (
+    _batch_norm_case((4, 3), (0,)),                    # BatchNorm1d
+    _batch_norm_case((3, 2, 3, 2), (0, 2, 3)),         # BatchNorm2d
+    _batch_norm_case((1, 3), 0),                       # N = 1: the variance is 0, eps keeps it finite
+    _batch_norm_case((2, 3, 4), (0, -1), eps=0.1),
+)
+
+BATCH_NORM_MATRIX = BATCH_NORM_EXAMPLES + (
+    _batch_norm_case((5,), 0),                         # gamma and beta 0-d
+    _batch_norm_case((4, 3), (1,), eps=0.0),           # over the features instead; no eps
+    _batch_norm_case((3, 2, 3, 2), (-1, -4, -2)),      # negative axes, in any order
+    _batch_norm_case((6, 2), (0, 1)),                  # every axis: gamma and beta 0-d
+    _batch_norm_case((3, 0), 0),                       # no features
+    _batch_norm_case((0, 3), 0),                       # an empty batch: NaN statistics, as NumPy's mean warns
+    _batch_norm_case((4, 3), ()),                      # refused: no axes
+    _batch_norm_case((4, 3), 2, features=(4,)),        # refused: out of range
+    _batch_norm_case((4, 3), (0, -2), features=(3,)),  # refused: repeated
+    _batch_norm_case((4, 3), 0, features=(4,)),        # refused: gamma and beta of the wrong shape
+)
+
+
+@st.composite
+def _batch_norm_cases(draw, max_side: int, min_side: int = 1):
+    shape = draw(array_shapes(min_dims=1, min_side=min_side, max_side=max_side))
+    ndim = len(shape)
+    chosen = draw(st.lists(st.integers(0, ndim - 1), min_size=1, max_size=ndim, unique=True))
+    axes = tuple(a - ndim * draw(st.booleans()) for a in chosen)
+    return _batch_norm_case(shape, axes[0] if len(axes) == 1 and draw(st.booleans()) else axes,
+                            eps=draw(st.sampled_from([1e-5, 1e-6, 0.1])))
+
+
+SPECS += (
+    OpSpec("batch_norm", autograd.batch_norm, _batch_norm_reference, _batch_norm_cases, BATCH_NORM_EXAMPLES,
+           domain=(DISTINCT, ANY, ANY), matrix=BATCH_NORM_MATRIX),
+)
+SPECS_BY_NAME = {spec.name: spec for spec in SPECS}
