@@ -56,8 +56,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--quiet", action="store_true", help="print only the summary")
     parser.add_argument("--threads", type=int, default=TRAINING_THREADS, metavar="N",
-                        help=f"BLAS threads while training ({TRAINING_THREADS}: with the cores busy, two ran "
-                             "this network's steps 1.1-2.4x slower than one)")
+                        help=f"BLAS threads while training ({TRAINING_THREADS}: on busy cores 1.1-2.4x faster than two, "
+                             "on idle ones about 30%% slower; README, Threads)")
     args = parser.parse_args(argv)
     for name in ("batch_size", "filter_num", "filter_size", "hidden_size", "eval_size", "threads"):
         if getattr(args, name) < 1:
