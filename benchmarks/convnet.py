@@ -16,13 +16,12 @@ from collections.abc import Mapping
 import numpy as np
 
 import nn
-from nn.optim import SGD
 
 from . import peers
 from .book_conv_layers import BookSimpleConvNet
 from .harness import (NOT_INSTALLED, Outcome, Settings, cycle, missing_rows, paired_rounds, rows_from_samples,
                       time_per_call)
-from .training import BASELINE, SETTLE, _checked, _difference, torch_step
+from .training import BASELINE, SETTLE, _checked, _difference, graphgrad_step, torch_step
 
 __all__ = ["LR", "synthetic_images", "check_baseline", "torch_model", "convnet_step"]
 
@@ -51,17 +50,6 @@ def check_baseline(dtype=np.float64, batch_size: int = 20, seed: int = 0, **net_
     baseline = BookSimpleConvNet.from_params(network.params, network.conv_param, dtype=dtype)
     x, t = synthetic_images(batch_size, dtype, rng, network.input_dim, network.output_size)
     return _difference(network.gradient(x, t), baseline.gradient(x, t), dtype)
-
-
-def graphgrad_step(network, x_train, t_train):
-    optimizer = SGD(network.parameters(), lr=LR)
-
-    def step(mask):
-        loss = network.loss_tensor(x_train[mask], t_train[mask])
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    return step
 
 
 def book_step(network, x_train, t_train):
@@ -114,7 +102,8 @@ def _case(dtype, settings: Settings) -> Outcome:
     reference = network.gradient(check_x, check_t)
     notes = [_checked(f"{workload} {case}: {BASELINE}",
                       _difference(reference, baseline.gradient(check_x, check_t), dtype), dtype)]
-    steps = {BASELINE: book_step(baseline, x_train, t_train), "graphgrad": graphgrad_step(network, x_train, t_train)}
+    steps = {BASELINE: book_step(baseline, x_train, t_train),
+             "graphgrad": graphgrad_step(network, x_train, t_train, lr=LR)}
     torch = peers.load("torch")
     torch_name = f"PyTorch {case}"
     if torch.available:

@@ -80,8 +80,9 @@ def synthetic_data(n: int, features: int, classes: int, dtype, rng: np.random.Ge
 
 
 # --- one training step per implementation: each returns step(mask) -------------------------------------------
-def graphgrad_step(network, x_train, t_train):
-    optimizer = SGD(network.parameters(), lr=LR)
+def graphgrad_step(network, x_train, t_train, lr=LR):
+    """graphgrad's training step on rows ``mask`` of the data: loss Tensor, backward, SGD's step."""
+    optimizer = SGD(network.parameters(), lr=lr)
 
     def step(mask):
         loss = network.loss_tensor(x_train[mask], t_train[mask])
