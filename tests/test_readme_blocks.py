@@ -91,3 +91,11 @@ def test_the_apple_figure_draws_the_names_its_snippet_gives(tmp_path):
     drawn = run([sys.executable, "-c", snippet + "\nimport viz\nprint(viz.draw_graph(price).source)"], cwd=tmp_path)
     snippet_names = set(re.findall(r"<B>([^<]+)</B>", drawn.stdout))
     assert figure_names == snippet_names == {"apple", "apple_num", "tax", "apple_price", "price"}
+
+
+def test_quick_start_is_exactly_make_demo_and_make_test():
+    # The project's promise: two commands on a fresh machine, one for the main job and one for the tests.
+    first_after_heading = next(body for lang, body, line, before in BLOCKS
+                               if lang == "sh" and before.rstrip().endswith("## Quick start"))
+    commands = [line.split("#")[0].strip() for line in first_after_heading.splitlines() if line.split("#")[0].strip()]
+    assert commands == ["make demo", "make test"]
