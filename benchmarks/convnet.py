@@ -19,9 +19,8 @@ import nn
 
 from . import peers
 from .book_conv_layers import BookSimpleConvNet
-from .harness import (NOT_INSTALLED, Outcome, Settings, cycle, missing_rows, paired_rounds, rows_from_samples,
-                      time_per_call)
-from .training import BASELINE, SETTLE, _checked, _difference, graphgrad_step, torch_step
+from .harness import Outcome, Settings
+from .training import BASELINE, _checked, _difference, graphgrad_step, timed_steps, torch_step
 
 __all__ = ["LR", "synthetic_images", "check_baseline", "torch_model", "convnet_step"]
 
@@ -114,22 +113,7 @@ def _case(dtype, settings: Settings) -> Outcome:
         steps[torch_name] = torch_step(torch.module, model, x_train, t_train, lr=LR)
     calls = settings.size(5, 1)
 
-    def sample(step):
-        batches = cycle(masks)  # every implementation walks the same batches in the same order
-
-        def run():
-            step(next(batches))  # untimed: wakes this library's threads and warms the caches
-            return {"step": time_per_call(lambda: step(next(batches)), calls)}
-        return run
-
-    samples = paired_rounds({name: sample(step) for name, step in steps.items()}, settings.rounds(15, 2),
-                            settle=SETTLE if torch.available else 0.0)
-    rows = rows_from_samples(workload, case, samples, {"step": "s"}, BASELINE)
-    if not torch.available:
-        rows += missing_rows(workload, case, torch_name, {"step": "s"}, NOT_INSTALLED, torch.reason, BASELINE)
-    graphgrad_batches = cycle(masks)
-    graphgrad = steps["graphgrad"]
-    return Outcome(rows, notes, {f"{workload} {case}": lambda: graphgrad(next(graphgrad_batches))})
+    return timed_steps(workload, case, steps, masks, calls, settings.rounds(15, 2), torch, torch_name, notes)
 
 
 def convnet_step(settings: Settings) -> Outcome:

@@ -203,6 +203,12 @@ def _training_case(workload: str, case: str, network, baseline, dtype, batch_siz
                               dtype))
         steps[torch_name] = torch_step(torch.module, model, x_train, t_train)
 
+    return timed_steps(workload, case, steps, masks, calls, rounds, torch, torch_name, notes)
+
+
+def timed_steps(workload: str, case: str, steps: dict, masks: list, calls: int, rounds: int, torch, torch_name: str,
+                notes: list) -> Outcome:
+    """Time each ``steps[name](mask)`` in paired rounds over the same batches; rows, notes and graphgrad's profile."""
     def sample(step):
         batches = cycle(masks)  # every implementation walks the same batches in the same order
 
