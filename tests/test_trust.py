@@ -238,6 +238,14 @@ def test_threads_entering_and_leaving_no_grad_never_leave_it_off():
     assert autograd.is_grad_enabled()
 
 
+def _run_in_threads(target, names):
+    threads = [threading.Thread(target=target, args=(name,)) for name in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+
+
 def test_module_labels_of_concurrent_threads_do_not_mix():
     labels, barrier = {}, threading.Barrier(2)
 
@@ -248,11 +256,7 @@ def test_module_labels_of_concurrent_threads_do_not_mix():
             barrier.wait(5)
         labels[name] = y.node.module
 
-    threads = [threading.Thread(target=label, args=(n,)) for n in ("W2", "W3")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(10)
+    _run_in_threads(label, ("W2", "W3"))
     assert labels == {"W2": "W2", "W3": "W3"}
 
 
@@ -272,11 +276,7 @@ def test_module_calls_of_concurrent_threads_label_their_own_nodes():
         module.name = name
         labels[name] = module(Tensor(1.0, requires_grad=True)).node.module
 
-    threads = [threading.Thread(target=label, args=(n,)) for n in ("W2", "W3")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(10)
+    _run_in_threads(label, ("W2", "W3"))
     assert labels == {"W2": "W2", "W3": "W3"}
     assert autograd.mode.current_module() is None
 
