@@ -370,6 +370,20 @@ def test_softmax_cross_entropy_with_soft_targets_not_summing_to_one_agrees_with_
     np.testing.assert_allclose(g.data, (p * target.sum(axis=1, keepdims=True) - target) / 3, rtol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [bool, np.int8, np.uint8])
+def test_softmax_cross_entropy_with_bool_or_small_integer_targets_uses_their_true_row_sums(dtype):
+    # Rows of 2 (bool) and 200 (int8/uint8 would wrap around in their own dtype) ones: the row sums the
+    # gradient multiplies by must be computed in floats.
+    width = 2 if dtype is bool else 200
+    target = np.ones((2, width), dtype=dtype)
+    logits = np.random.default_rng(1).standard_normal((2, width))
+    for create_graph in (False, True):
+        x = Tensor(logits)
+        got = grad(autograd.softmax_cross_entropy(x, target), x, create_graph=create_graph)
+        p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        np.testing.assert_allclose(got.data, (p * width - 1) / 2, rtol=1e-12, atol=1e-15)
+
+
 def test_max_of_an_input_holding_nan_sends_the_gradient_to_the_nan():
     x = Tensor(np.array([1.0, np.nan, 3.0]))
     x.max().backward()
