@@ -10,7 +10,7 @@ from operator import attrgetter
 
 import numpy as np
 
-from .inplace import Hold, freeze
+from .inplace import freeze
 from .mode import current as _current_mode
 from .tensor import Tensor, _fill, as_float_array
 
@@ -85,8 +85,13 @@ def apply(op, *inputs, **params) -> Tensor:
                 out._x_value, out._y_value = values[0], values[1] if len(values) > 1 else None
                 out._more_values = values[2:]
                 out._params, out._module = params or None, mode.module
-                # Scalar graphs hold nothing (NumPy scalars are immutable): checked here, not in a call (-3% per op).
-                out._held = _hold(op, values, result) if _ndarray in map(type, values) or type(result) is _ndarray else None
+                # The arrays the VJPs read, read-only until backward (`autograd.inplace`). Selected here, not in
+                # a call: scalar graphs hold nothing (NumPy scalars are immutable; -3% per op).
+                if op.reads_any and (_ndarray in map(type, values) or type(result) is _ndarray):
+                    read = tuple(map(values.__getitem__, op.reads))
+                    out._held = freeze(read + (result,) if op.reads_out else read)
+                else:
+                    out._held = None
                 if op.saves:
                     out._saved = saved
                 return out
@@ -121,20 +126,6 @@ def apply_binary(op, x, y) -> Tensor:
         out._x_value, out._y_value, out._more_values = a, b, ()
         out._params, out._module, out._held = None, mode.module, None
     return out
-
-
-def _hold(op, values, result):
-    """The `Hold` on the arrays ``op``'s VJPs will read (read-only until backward has run), or None."""
-    frozen = None
-    for i in op.reads:
-        if type(values[i]) is _ndarray:
-            frozen = freeze(map(values.__getitem__, op.reads))
-            break
-    if op.reads_out and type(result) is _ndarray:
-        held = freeze((result,))
-        if held:
-            frozen = held if frozen is None else frozen + held
-    return None if frozen is None else Hold(frozen)
 
 
 def _coerce(op, inputs) -> tuple:

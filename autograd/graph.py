@@ -188,8 +188,7 @@ def _propagate(roots, seeds, *, who: str, create_graph: bool, retain_graph: bool
                 if on_step:
                     sent.append(g_input)
             if held is not None and not retain_graph:
-                out._held = RELEASED
-                held.let_go()
+                out._held = held = RELEASED  # the Hold is freed here and gives its arrays back
             if on_step:
                 on_step(BackwardStep(out.node, _data(g), tuple(map(_data, sent))))
     for leaf, g in pending.items():  # what is left: the leaves, in the order gradients reached them

@@ -43,7 +43,7 @@ class Op:
             always safe, for ops declared outside this table.
     """
 
-    __slots__ = ("name", "symbol", "forward", "vjps", "broadcasting", "saves", "reads", "reads_out")
+    __slots__ = ("name", "symbol", "forward", "vjps", "broadcasting", "saves", "reads", "reads_out", "reads_any")
 
     def __init__(self, name, *, forward, vjp, symbol=None, broadcasting=False, saves=False, reads=None):
         self.name = name
@@ -60,6 +60,7 @@ class Op:
             raise ValueError(f"Op {name!r}: reads names {unknown}, which are not among its inputs {names} or 'out'")
         self.reads = tuple(i for i, n in enumerate(names) if n in reads)  # input positions
         self.reads_out = "out" in reads
+        self.reads_any = bool(reads)
 
     @property
     def arity(self) -> int:
