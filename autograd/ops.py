@@ -93,10 +93,10 @@ def sum_to(g, shape: tuple):
     if g.shape == shape:
         return g
     lead = g.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1
-    )
-    return g.sum(axis=axes, keepdims=True).reshape(shape)
+    stretched = tuple(lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1)
+    if not stretched:  # only leading axes were added (a bias): the sum has the shape, and its own memory
+        return g.sum(axis=tuple(range(lead)))
+    return g.sum(axis=tuple(range(lead)) + stretched, keepdims=True).reshape(shape)
 
 
 def _keepdims_shape(shape: tuple, axis) -> tuple:

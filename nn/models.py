@@ -65,12 +65,15 @@ class ParameterArrays(MutableMapping):
         return key
 
     def __getitem__(self, key) -> np.ndarray:
-        return self._parameters[self._known(key)].data
+        param = self._parameters.get(key)  # (one lookup, not a `_known` call: the book's update runs this per key)
+        return self._parameters[self._known(key)].data if param is None else param.data
 
     def __setitem__(self, key, value) -> None:
-        param = self._parameters[self._known(key)]
+        param = self._parameters.get(key)
+        if param is None:
+            param = self._parameters[self._known(key)]
         array = value.data if isinstance(value, Tensor) else value
-        if array is param.data:  # `params[key] -= ...` already updated it in place
+        if array is param._data:  # `params[key] -= ...` already updated it in place (the array `data` gave)
             return
         param.assign(array, f"params[{key!r}]")
 
@@ -177,12 +180,15 @@ class _BookNetwork(Module):
 
         Returns new arrays each call (``.grad`` of the parameters is left alone, so nothing accumulates).
         """
-        keys = list(self.params)
+        parameters = self.params._parameters
         with self._mode(True):
             loss = self.loss_tensor(x, t)
-        grads = autograd.grad(loss, [self.params.tensor(key) for key in keys])
-        # A gradient may be a view (a bias's batch sum is reshaped); the caller gets arrays of its own.
-        return {key: g.data if g.data.flags.owndata else g.data.copy() for key, g in zip(keys, grads)}
+        grads = autograd.grad(loss, list(parameters.values()))
+        result = {}
+        for key, g in zip(parameters, grads):
+            array = g.data  # a view (of a reshaped sum, say) is copied: the caller gets arrays of its own
+            result[key] = array if array.base is None else array.copy()
+        return result
 
 
 class MLP(_BookNetwork):
