@@ -49,12 +49,13 @@ def freeze(values) -> Hold | None:
         for array in values:
             if type(array) is not _ndarray:  # NumPy scalars are immutable
                 continue
-            entry = holds.get(id(array))
+            key = id(array)
+            entry = holds.get(key)
             if entry is not None:
                 entry[1] += 1
             elif array.flags.writeable:
                 array.setflags(False)  # positional: 120 ns, with write=False 310 ns (keyword parsing)
-                holds[id(array)] = [array, 1]
+                holds[key] = [array, 1]
             else:
                 continue  # read-only already (a broadcast view, a user's choice): not ours to give back
             frozen += (array,)
@@ -73,13 +74,14 @@ def release(frozen: tuple) -> None:
     _lock_acquire()
     try:
         for array in frozen:
-            entry = holds.get(id(array))
+            key = id(array)
+            entry = holds.get(key)
             if entry is None:
                 continue
             entry[1] -= 1
             if entry[1]:
                 continue
-            del holds[id(array)]
+            del holds[key]
             try:
                 array.setflags(True)
             except ValueError:  # a view whose base is still held read-only by another graph: it stays so

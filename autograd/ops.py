@@ -219,9 +219,11 @@ LOG = Op("log", forward=np.log, vjp=lambda g, out, x: g / x, reads=("x",))
 TANH = Op("tanh", forward=np.tanh, vjp=lambda g, out, x: g * (1 - out * out), reads=("out",))
 
 # relu'(0) = 0, as the book's mask `x <= 0` has it; the mask is a constant even in higher-order graphs.
-RELU = Op("relu", symbol="ReLU", reads=("x",),
+# It reads the output (out > 0 where x > 0): in a network the next op reads that array too, so one array is
+# held read-only for both, not two (the seed step: 5 arrays held, not 6).
+RELU = Op("relu", symbol="ReLU", reads=("out",),
           forward=lambda x: np.maximum(x, 0),
-          vjp=lambda g, out, x: g * (_array(x) > 0))
+          vjp=lambda g, out, x: g * (_array(out) > 0))
 
 
 def _sigmoid_forward(x):
