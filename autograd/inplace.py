@@ -19,7 +19,8 @@ this: their values are immutable NumPy scalars, kept by the Nodes.
 What is not seen: writes through another view of the same memory made before the graph recorded (a
 ``Tensor(a[:10])`` guards the view, not ``a``), and arrays that are read-only already (left as they are).
 
-Measured on the seed's training step (``python -m benchmarks --only seed-step``): see the README.
+Its cost on the seed's training step is measured by ``python -m benchmarks --only guard-cost`` (the same steps
+with the guard on and off, in one process): see the README.
 """
 
 from __future__ import annotations

@@ -46,6 +46,12 @@ TARGETS = [
      "<=", 0.90, None),
     ("SimpleConvNet step f32: graphgrad / hand-written", "convnet-step", "f32", "graphgrad", "step", "hand-written",
      "<=", 0.90, None),
+    ("in-place guard, seed step f64: guard on / off", "guard-cost", "f64", "guard on", "step", "guard off",
+     "<=", 1.02, None),
+    ("in-place guard, seed step f32: guard on / off", "guard-cost", "f32", "guard on", "step", "guard off",
+     "<=", 1.02, None),
+    ("in-place guard, SGD step f64: guard on / off", "guard-cost", "f64 SGD", "guard on", "step", "guard off",
+     "<=", 1.02, None),
 ]
 COMPARE = {"<=": lambda a, b: a <= b, "<": lambda a, b: a < b, ">=": lambda a, b: a >= b}
 
@@ -262,7 +268,7 @@ def markdown(result: dict) -> str:
              "× baseline is the median of the per-round ratios to the baseline of the same round.", "",
              "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     lines += ["| " + " | ".join(str(c) for c in _cells(Row(**row))) + " |" for row in result["rows"]]
-    lines += ["", "## Targets (issue 5 §2; the scalar ones of issue 10)" + (" — quick run: sizes differ, for information only"
+    lines += ["", "## Targets (issue 5 §2; the scalar ones of issue 10; the in-place guard's of issue 8)" + (" — quick run: sizes differ, for information only"
                                                if result["quick"] else ""), "",
               "| target | goal | measured | status |", "|---|---|---|---|"]
     lines += [f"| {t['target']} | {t['goal']} | {t['shown']} | {t['status']} |" for t in result["targets"]]

@@ -33,8 +33,10 @@ WORKLOADS = {
     "seed-recipe": ("the seed's full recipe, 10,000 steps: time and test accuracy", training.seed_recipe),
     "rss-growth": ("resident memory growth over 10,000 training steps, gc disabled", memory.rss_growth),
     "convnet-step": ("the book's SimpleConvNet training step, batch 100, f64 and f32", convnet.convnet_step),
+    "guard-cost": ("the seed's step with the in-place guard on and off, same process", training.guard_cost),
 }
-"""Name -> (what it measures, the function running it). Issue 5's workloads 1 to 7 in its order, then issue 9's."""
+"""Name -> (what it measures, the function running it). Issue 5's workloads 1 to 7 in its order, issue 9's, then
+the cost of issue 8's in-place guard."""
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -1,4 +1,5 @@
-"""Array workloads: the seed's training step (1), a wide MLP where BLAS dominates (2), and the seed's full recipe (6).
+"""Array workloads: the seed's training step (1), a wide MLP where BLAS dominates (2), the seed's full recipe (6),
+and what the in-place guard costs the seed's step (9).
 
 Each implementation runs the same net from the same initial weights on the same batches:
 graphgrad (``loss_tensor``, ``backward``, ``nn.optim.SGD``), the hand-written baseline
@@ -17,6 +18,7 @@ from collections.abc import Mapping
 import numpy as np
 
 import nn
+from autograd import engine
 from nn.optim import SGD
 
 from . import peers
@@ -24,10 +26,11 @@ from .harness import (NOT_AVAILABLE, NOT_INSTALLED, Outcome, Row, Settings, cycl
                       rows_from_samples, time_per_call)
 from .seed_layers import Affine, Relu, SeedTwoLayerNet, SoftmaxWithLoss
 
-__all__ = ["HandWrittenMLP", "check_baseline", "seed_step", "wide_mlp", "seed_recipe"]
+__all__ = ["HandWrittenMLP", "check_baseline", "seed_step", "guard_cost", "wide_mlp", "seed_recipe"]
 
 LR = 0.1  # the seed's learning rate
 BASELINE = "hand-written"
+_FREEZE = engine.freeze  # the in-place guard's entry point (see guard_cost)
 F64_TOLERANCE = 1e-10  # absolute, on gradients of the same net from the same weights
 F32_TOLERANCE = 1e-4   # relative to the largest gradient entry: float32 sums in another order
 SETTLE = 0.3  # seconds between samples when PyTorch runs too (measured: 0.05 s still left it 2x slower)
@@ -243,6 +246,50 @@ def seed_step(settings: Settings) -> Outcome:
     outcome.notes.append("seed-step: one step = batch gather + forward + backward + SGD update; the training set "
                          "is synthetic (uniform pixels, one-hot labels), as only its shapes matter")
     return outcome
+
+
+def guard_cost(settings: Settings) -> Outcome:
+    """Workload 9: what the in-place guard costs the seed's training step (issue 8 allows 2%).
+
+    The same network takes the same steps with the guard on and off, in one process and in paired rounds:
+    off, `autograd.engine.freeze` is replaced by a function that holds nothing (so no array is made
+    read-only and no `Hold` is made), between timed calls, never inside one. Everything else the trust
+    work added stays in both. Cases: the seed's loop (``gradient``, then ``params[key] -= lr * grad[key]``)
+    in f64 and f32, and graphgrad's own loop (``backward``, ``SGD.step``) in f64.
+    """
+    outcome = Outcome([])
+    for case, dtype, make_step in (("f64", np.float64, hand_written_step), ("f32", np.float32, hand_written_step),
+                                   ("f64 SGD", np.float64, graphgrad_step)):
+        network = nn.TwoLayerNet(784, 50, 10, weight_init_std=0.01, rng=0, dtype=dtype)
+        rng = np.random.default_rng(1)
+        n_train = settings.size(10_000, 1_000)
+        x_train, t_train = synthetic_data(n_train, 784, 10, dtype, rng)
+        masks = [rng.choice(n_train, 100) for _ in range(64)]
+        step = make_step(network, x_train, t_train)
+        samples = paired_rounds({"guard off": _guarded_sample(step, masks, False, settings.size(50, 5)),
+                                 "guard on": _guarded_sample(step, masks, True, settings.size(50, 5))},
+                                settings.rounds(41, 3))
+        outcome.rows += rows_from_samples("guard-cost", case, samples, {"step": "s"}, "guard off")
+    outcome.notes.append("guard-cost: the seed step with the in-place guard on and off (autograd.engine.freeze "
+                         "replaced by a no-op between timed calls); ratio = on / off")
+    return outcome
+
+
+def _guarded_sample(step, masks: list, guarded: bool, calls: int):
+    batches = cycle(masks)
+
+    def run():
+        engine.freeze = _FREEZE if guarded else _hold_nothing
+        try:
+            step(next(batches))  # untimed: warms the caches after the other contender
+            return {"step": time_per_call(lambda: step(next(batches)), calls)}
+        finally:
+            engine.freeze = _FREEZE
+    return run
+
+
+def _hold_nothing(values):
+    return None
 
 
 def wide_mlp(settings: Settings) -> Outcome:

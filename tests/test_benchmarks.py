@@ -124,6 +124,38 @@ def test_micrograd_demo_times_every_contender_with_the_collector_on_and_off():
     assert gc.isenabled()
 
 
+def test_guard_cost_switches_the_guard_off_only_for_its_own_contender_and_puts_it_back():
+    from autograd import engine, inplace
+    real = engine.freeze
+    network = nn.TwoLayerNet(4, 3, 2, rng=0)
+    x, t = np.ones((2, 4)), np.eye(2)
+    held = []
+
+    def step(mask):  # records a graph and looks whether the graph holds W2 read-only, then drops it
+        loss = network.loss_tensor(x, t)
+        held.append(inplace.is_held(network.params["W2"]))
+        del loss
+    for guarded in (False, True):
+        held.clear()
+        training._guarded_sample(step, [None], guarded, calls=2)()
+        assert held == [guarded] * 3  # the untimed step and both timed ones
+        assert engine.freeze is real
+
+    def failing(mask):
+        raise ValueError("a step that fails")
+    with pytest.raises(ValueError):
+        training._guarded_sample(failing, [None], False, calls=1)()
+    assert engine.freeze is real
+
+
+def test_guard_cost_rows_pair_guard_on_with_guard_off_in_each_case():
+    outcome = training.guard_cost(harness.Settings(quick=True, repeats=1))
+    rows = {(row.case, row.implementation): row for row in outcome.rows}
+    assert set(rows) == {(case, side) for case in ("f64", "f32", "f64 SGD") for side in ("guard on", "guard off")}
+    assert all(row.status == "ok" and row.median > 0 for row in rows.values())
+    assert all(rows[(case, "guard on")].ratio_to["guard off"] > 0 for case in ("f64", "f32", "f64 SGD"))
+
+
 @pytest.mark.parametrize("module", [harness, report, peers, training, scalar, memory, suite])
 def test_doctests_of_the_benchmark_modules_pass(module):
     failures, _ = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
@@ -151,7 +183,7 @@ def test_quick_run_writes_every_workload_and_reports_missing_peers_as_not_instal
         statuses = {row["status"] for row in rows if row["implementation"] == implementation}
         assert statuses == {"not installed"}, implementation
     measured = [row for row in rows if row["implementation"] == "graphgrad" and row["status"] == "ok"]
-    assert {row["workload"] for row in measured} >= set(suite.WORKLOADS) - {"micrograd-demo"}
+    assert {row["workload"] for row in measured} >= set(suite.WORKLOADS) - {"micrograd-demo", "guard-cost"}
     assert all(row["median"] is not None and row["median"] >= 0 for row in measured)
     assert result["environment"]["threads"]["OPENBLAS_NUM_THREADS"] == "1"
     assert len(result["targets"]) == len(report.TARGETS)
