@@ -8,7 +8,7 @@
 (220.0, 2.2, 110.0, 200.0)
 """
 
-from .tensor import Tensor  # first: the modules below import it
+from .tensor import Tensor  # first: the modules below import it (it imports none of them; see _bind)
 
 from . import ops
 from .engine import apply
@@ -21,6 +21,9 @@ from .gradcheck import GradcheckError, gradcheck, numerical_gradient
 from .graph import backward_steps, grad, toposort
 from .mode import detect_anomaly, enable_grad, is_anomaly_enabled, is_grad_enabled, module_scope, no_grad
 from .node import Node
+from . import engine as _engine, functional as _functional, graph as _graph, tensor as _tensor
+
+_tensor._bind(_functional, ops, _engine, _graph)  # Tensor's operators, now that the layers above it are loaded
 
 __all__ = [
     "Tensor", "Node", "apply", "ops", "grad", "toposort", "backward_steps",

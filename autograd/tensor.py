@@ -367,8 +367,13 @@ def _data_of(value):
     return value._data if isinstance(value, Tensor) else value
 
 
-# Imported last: both modules use Tensor.
-from . import functional as _F  # noqa: E402
-from . import ops as _ops  # noqa: E402
-from .engine import apply as _apply, apply_binary as _binary  # noqa: E402
-from . import graph as _graph  # noqa: E402
+# The layers above Tensor, which its operators and methods call. `autograd/__init__.py` binds them once they
+# are loaded, so this module imports none of them and the package has no import circle: node, mode, inplace,
+# then tensor, engine, ops, functional, graph, each importing only the ones before it.
+_F = _ops = _graph = _apply = _binary = None
+
+
+def _bind(functional, ops, engine, graph) -> None:
+    """Give Tensor's operators and methods the modules above it (run once, by `autograd/__init__.py`)."""
+    global _F, _ops, _graph, _apply, _binary
+    _F, _ops, _graph, _apply, _binary = functional, ops, graph, engine.apply, engine.apply_binary

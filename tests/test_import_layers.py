@@ -1,0 +1,50 @@
+"""autograd's modules import one another in layers, without a circle (issue 10): node, mode and inplace at the
+bottom, then tensor, engine, ops, functional, graph. Tensor's operators reach the layers above it through
+`autograd.tensor._bind`, run once by the package's ``__init__``."""
+
+import ast
+from pathlib import Path
+
+import autograd
+from autograd import tensor
+
+PACKAGE = Path(autograd.__file__).resolve().parent
+
+
+def _imports(path: Path) -> set:
+    """The package modules a module imports at its top level (``from .x import y``, ``from . import x``)."""
+    found = set()
+    for statement in ast.parse(path.read_text()).body:
+        if isinstance(statement, ast.ImportFrom) and statement.level == 1:
+            if statement.module:
+                found.add(statement.module.split(".")[0])
+            else:
+                found.update(alias.name for alias in statement.names)
+    return found
+
+
+def test_the_modules_of_autograd_import_one_another_without_a_circle():
+    graph = {path.stem: _imports(path) for path in PACKAGE.glob("*.py") if path.stem != "__init__"}
+    order, done, visiting = [], set(), set()
+
+    def visit(module, trail):
+        assert module not in visiting, f"import circle: {' -> '.join(trail + [module])}"
+        if module in done:
+            return
+        visiting.add(module)
+        for imported in sorted(graph.get(module, ())):
+            visit(imported, trail + [module])
+        visiting.discard(module)
+        done.add(module)
+        order.append(module)
+
+    for module in sorted(graph):
+        visit(module, [])
+    assert graph["tensor"] <= {"node"}
+    assert order.index("tensor") < order.index("engine") < order.index("ops") < order.index("functional")
+
+
+def test_tensor_operators_are_bound_to_the_layers_above_it():
+    from autograd import engine, functional, graph, ops
+    assert (tensor._F, tensor._ops, tensor._graph) == (functional, ops, graph)
+    assert (tensor._apply, tensor._binary) == (engine.apply, engine.apply_binary)
