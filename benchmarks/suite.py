@@ -143,7 +143,7 @@ def main(argv=None) -> int:
     environment["load average at end"] = report.load_average()
 
     print("\n".join(report.table_lines(rows)))
-    print("\ntargets (issue 5 §2; the scalar ones of issue 10)"
+    print("\ntargets (issue 5 §2; the scalar ones of issue 10; the in-place guard's of issue 8)"
           + (" — quick run: sizes differ, for information only" if args.quick else ""))
     print("\n".join(report.target_lines(result["targets"])))
     print()
