@@ -96,8 +96,8 @@ class Hold:
 
     A recorded Tensor keeps its Hold in ``_held`` (None when the op froze nothing, as in every scalar
     graph, which so pays nothing for the finalizer). Backward lets go of it by replacing it with
-    `RELEASED`; a graph that dies unbackpropagated frees it with the Tensor. One finalizer, no
-    ``let_go`` method: its call cost as much again as the release itself (4 per seed step).
+    `RELEASED`; a graph that dies unbackpropagated frees it with the Tensor. Either way the finalizer gives
+    the arrays back: one place, and no second call per held op.
     """
 
     __slots__ = ("arrays",)

@@ -57,21 +57,19 @@ class ParameterArrays(MutableMapping):
 
     def tensor(self, key: str) -> Parameter:
         """The Parameter stored under ``key``."""
-        return self._parameters[self._known(key)]
+        return self._parameter(key)
 
-    def _known(self, key):
-        if key not in self._parameters:
+    def _parameter(self, key) -> Parameter:
+        param = self._parameters.get(key)  # one lookup: the book's update runs this twice per key and step
+        if param is None:
             raise KeyError(f"params has no entry {key!r}; its entries are {list(self._parameters)}")
-        return key
+        return param
 
     def __getitem__(self, key) -> np.ndarray:
-        param = self._parameters.get(key)  # (one lookup, not a `_known` call: the book's update runs this per key)
-        return self._parameters[self._known(key)].data if param is None else param.data
+        return self._parameter(key).data
 
     def __setitem__(self, key, value) -> None:
-        param = self._parameters.get(key)
-        if param is None:
-            param = self._parameters[self._known(key)]
+        param = self._parameter(key)
         array = value.data if isinstance(value, Tensor) else value
         if array is param._data:  # `params[key] -= ...` already updated it in place (the array `data` gave)
             return
