@@ -17,10 +17,9 @@ import numpy as np
 
 import nn
 
-from . import peers
 from .book_conv_layers import BookSimpleConvNet
 from .harness import Outcome, Settings
-from .training import BASELINE, _checked, _difference, graphgrad_step, timed_steps, torch_step
+from .training import _difference, checked_case
 
 __all__ = ["LR", "synthetic_images", "check_baseline", "torch_model", "convnet_step"]
 
@@ -97,23 +96,8 @@ def _case(dtype, settings: Settings) -> Outcome:
     n_train = settings.size(2_000, 300)
     x_train, t_train = synthetic_images(n_train, dtype, rng)
     masks = [rng.choice(n_train, BATCH_SIZE) for _ in range(32)]
-    check_x, check_t = x_train[masks[0]], t_train[masks[0]]
-    reference = network.gradient(check_x, check_t)
-    notes = [_checked(f"{workload} {case}: {BASELINE}",
-                      _difference(reference, baseline.gradient(check_x, check_t), dtype), dtype)]
-    steps = {BASELINE: book_step(baseline, x_train, t_train),
-             "graphgrad": graphgrad_step(network, x_train, t_train, lr=LR)}
-    torch = peers.load("torch")
-    torch_name = f"PyTorch {case}"
-    if torch.available:
-        model = torch_model(torch.module, network.params, dtype)
-        notes.append(_checked(f"{workload} {case}: {torch_name}",
-                              _difference(reference, torch_gradients(torch.module, model, check_x, check_t), dtype),
-                              dtype))
-        steps[torch_name] = torch_step(torch.module, model, x_train, t_train, lr=LR)
-    calls = settings.size(5, 1)
-
-    return timed_steps(workload, case, steps, masks, calls, settings.rounds(15, 2), torch, torch_name, notes)
+    return checked_case(workload, case, network, baseline, book_step, x_train, t_train, masks, dtype,
+                        settings.size(5, 1), settings.rounds(15, 2), torch_model, torch_gradients, lr=LR)
 
 
 def convnet_step(settings: Settings) -> Outcome:

@@ -191,21 +191,31 @@ def _training_case(workload: str, case: str, network, baseline, dtype, batch_siz
     rng = np.random.default_rng(1)
     x_train, t_train = synthetic_data(n_train, network.sizes[0], network.sizes[-1], dtype, rng)
     masks = [rng.choice(n_train, batch_size) for _ in range(64)]
+    return checked_case(workload, case, network, baseline, hand_written_step, x_train, t_train, masks, dtype, calls,
+                        rounds, torch_model, torch_gradients)
+
+
+def checked_case(workload: str, case: str, network, baseline, baseline_step, x_train, t_train, masks: list, dtype,
+                 calls: int, rounds: int, make_torch_model, torch_grads, lr: float = LR) -> Outcome:
+    """Check the baseline's and PyTorch's gradients against graphgrad's on the first batch, then time the steps.
+
+    The steps are ``baseline_step(baseline, ...)``, `graphgrad_step` and, when PyTorch is installed,
+    `torch_step` on ``make_torch_model``'s copy of the network (``torch_grads`` gives its gradients by
+    graphgrad's parameter names), all at ``lr``; each times on the same batches (see `timed_steps`).
+    """
     check_x, check_t = x_train[masks[0]], t_train[masks[0]]
     reference = network.gradient(check_x, check_t)
-    notes = [_checked(f"{workload} {case}: hand-written", _difference(reference, baseline.gradient(check_x, check_t), dtype),
-                      dtype)]
-    steps = {BASELINE: hand_written_step(baseline, x_train, t_train),
-             "graphgrad": graphgrad_step(network, x_train, t_train)}
+    notes = [_checked(f"{workload} {case}: {BASELINE}",
+                      _difference(reference, baseline.gradient(check_x, check_t), dtype), dtype)]
+    steps = {BASELINE: baseline_step(baseline, x_train, t_train),
+             "graphgrad": graphgrad_step(network, x_train, t_train, lr=lr)}
     torch = peers.load("torch")
     torch_name = f"PyTorch {np.dtype(dtype).name.replace('float', 'f')}"
     if torch.available:
-        model = torch_model(torch.module, network.params, dtype)
+        model = make_torch_model(torch.module, network.params, dtype)
         notes.append(_checked(f"{workload} {case}: {torch_name}",
-                              _difference(reference, torch_gradients(torch.module, model, check_x, check_t), dtype),
-                              dtype))
-        steps[torch_name] = torch_step(torch.module, model, x_train, t_train)
-
+                              _difference(reference, torch_grads(torch.module, model, check_x, check_t), dtype), dtype))
+        steps[torch_name] = torch_step(torch.module, model, x_train, t_train, lr=lr)
     return timed_steps(workload, case, steps, masks, calls, rounds, torch, torch_name, notes)
 
 
