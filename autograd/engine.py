@@ -14,7 +14,7 @@ from .inplace import freeze
 from .mode import current as _current_mode
 from .tensor import Tensor, _fill, as_float_array
 
-__all__ = ["apply", "apply_binary", "constant"]
+__all__ = ["apply", "binary_operator", "constant"]
 
 _new_tensor = Tensor.__new__
 _DATA = attrgetter("_data")
@@ -98,34 +98,55 @@ def apply(op, *inputs, **params) -> Tensor:
     return out
 
 
-def apply_binary(op, x, y) -> Tensor:
-    """``apply(op, x, y)`` for Tensor's operators (``+ - * / @``): the same row, faster on two 0-d Tensors.
+def binary_operator(op, name: str, reflected: bool = False):
+    """Tensor's operator ``name`` for ``op`` (``+ - * / @``): ``apply(op, x, y)``, faster on two 0-d Tensors.
 
-    Two plain Tensors holding NumPy scalars, outside `detect_anomaly`, take this path: no params, no
+    With ``reflected`` (``__radd__`` and the like) the operands are swapped: ``2 - x`` is ``apply(op, 2, x)``.
+    Two plain Tensors holding NumPy scalars, outside `detect_anomaly`, take a direct path: no params, no
     coercion, nothing to hold read-only (NumPy scalars are immutable), so the record is filled directly.
     Everything else goes to `apply`. Measured with callgrind on the scalar chain y = y * a + c (the
-    difference of 4,000 and 2,000 iterations, per op): 17,108 -> 12,024 instructions per op built,
-    31,431 -> 26,026 built and backpropagated.
+    difference of 4,000 and 2,000 iterations, per op): the direct path took 17,108 -> 12,024 instructions per
+    op built, 31,431 -> 26,026 built and backpropagated; being the operator itself, not a function the
+    operator calls with the op looked up, saved 2.2% more (45,862 -> 44,831 instructions per iteration of two
+    ops, collector off).
+
+    >>> from autograd import Tensor, ops
+    >>> times = binary_operator(ops.MUL, "__mul__")
+    >>> y = times(Tensor(3.0), 2)
+    >>> y.item(), y.node.op.name
+    (6.0, 'mul')
     """
-    if type(x) is not Tensor or type(y) is not Tensor:
-        return apply(op, x, y)
-    a, b = x._data, y._data
-    mode = _current_mode()
-    if type(a) is _ndarray or type(b) is _ndarray or mode.anomaly:
-        return apply(op, x, y)
-    try:
-        result = op.forward(a, b)
-    except (ValueError, TypeError) as exc:
-        raise _named_error(op, (a, b), exc) from None
-    if not isinstance(result, _generic):
-        result = np.asarray(result)
-    out = _fill(_new_tensor(Tensor), result, False, None)
-    if mode.grad_enabled and (x.requires_grad or y.requires_grad):
-        out.requires_grad = True
-        out._op, out._x, out._y, out._more, out._out_value = op, x, y, (), result
-        out._x_value, out._y_value, out._more_values = a, b, ()
-        out._params, out._module, out._held = None, mode.module, None
-    return out
+    forward = op.forward
+
+    def operator(x, y):
+        if type(x) is not Tensor or type(y) is not Tensor:
+            return apply(op, x, y)
+        a, b = x._data, y._data
+        mode = _current_mode()
+        if type(a) is _ndarray or type(b) is _ndarray or mode.anomaly:
+            return apply(op, x, y)
+        try:
+            result = forward(a, b)
+        except (ValueError, TypeError) as exc:
+            raise _named_error(op, (a, b), exc) from None
+        if not isinstance(result, _generic):
+            result = np.asarray(result)
+        out = _fill(_new_tensor(Tensor), result, False, None)
+        if mode.grad_enabled and (x.requires_grad or y.requires_grad):
+            out.requires_grad = True
+            out._op, out._x, out._y, out._more, out._out_value = op, x, y, (), result
+            out._x_value, out._y_value, out._more_values = a, b, ()
+            out._params, out._module, out._held = None, mode.module, None
+        return out
+
+    def reflected_operator(x, y):
+        return operator(y, x)
+
+    method = reflected_operator if reflected else operator
+    method.__name__, method.__qualname__ = name, f"Tensor.{name}"
+    operands = "other, self" if reflected else "self, other"
+    method.__doc__ = f"The op {op.name!r} on ``{operands}`` (see `autograd.engine.binary_operator`)."
+    return method
 
 
 def _coerce(op, inputs) -> tuple:

@@ -252,32 +252,8 @@ class Tensor:
         """A constant Tensor sharing this one's data, cut off from the graph."""
         return Tensor(self._data, requires_grad=False, name=self.name)
 
-    # --- operators: one line each. The binary ones call `engine.apply_binary` directly, not their functional
-    # forms: the extra frame was 5% of a scalar op's cost. ----------------------------------------
-    def __add__(self, other):
-        return _binary(_ops.ADD, self, other)
-
-    def __radd__(self, other):
-        return _binary(_ops.ADD, other, self)
-
-    def __sub__(self, other):
-        return _binary(_ops.SUB, self, other)
-
-    def __rsub__(self, other):
-        return _binary(_ops.SUB, other, self)
-
-    def __mul__(self, other):
-        return _binary(_ops.MUL, self, other)
-
-    def __rmul__(self, other):
-        return _binary(_ops.MUL, other, self)
-
-    def __truediv__(self, other):
-        return _binary(_ops.DIV, self, other)
-
-    def __rtruediv__(self, other):
-        return _binary(_ops.DIV, other, self)
-
+    # --- operators: one line each. ``+ - * / @`` and their reflections (``__add__``, ``__radd__``, ...) are
+    # set on the class by `_bind`, each `engine.binary_operator` of its op. ---------------------------------
     def __neg__(self):
         return _apply(_ops.NEG, self)
 
@@ -289,12 +265,6 @@ class Tensor:
 
     def __rpow__(self, base):
         return _F.exp(self * _F.log_of_base(base))
-
-    def __matmul__(self, other):
-        return _binary(_ops.MATMUL, self, other)
-
-    def __rmatmul__(self, other):
-        return _binary(_ops.MATMUL, other, self)
 
     def __getitem__(self, index):
         return _F.getitem(self, index)
@@ -370,10 +340,17 @@ def _data_of(value):
 # The layers above Tensor, which its operators and methods call. `autograd/__init__.py` binds them once they
 # are loaded, so this module imports none of them and the package has no import circle: node, mode, inplace,
 # then tensor, engine, ops, functional, graph, each importing only the ones before it.
-_F = _ops = _graph = _apply = _binary = None
+_F = _ops = _graph = _apply = None
+
+# The binary operators, by the name of their method (the reflected one is ``__r<name>__``) and their op.
+_BINARY = {"add": "ADD", "sub": "SUB", "mul": "MUL", "truediv": "DIV", "matmul": "MATMUL"}
 
 
 def _bind(functional, ops, engine, graph) -> None:
     """Give Tensor's operators and methods the modules above it (run once, by `autograd/__init__.py`)."""
-    global _F, _ops, _graph, _apply, _binary
-    _F, _ops, _graph, _apply, _binary = functional, ops, graph, engine.apply, engine.apply_binary
+    global _F, _ops, _graph, _apply
+    _F, _ops, _graph, _apply = functional, ops, graph, engine.apply
+    for name, op_name in _BINARY.items():
+        op = getattr(ops, op_name)
+        setattr(Tensor, f"__{name}__", engine.binary_operator(op, f"__{name}__"))
+        setattr(Tensor, f"__r{name}__", engine.binary_operator(op, f"__r{name}__", reflected=True))

@@ -47,4 +47,14 @@ def test_the_modules_of_autograd_import_one_another_without_a_circle():
 def test_tensor_operators_are_bound_to_the_layers_above_it():
     from autograd import engine, functional, graph, ops
     assert (tensor._F, tensor._ops, tensor._graph) == (functional, ops, graph)
-    assert (tensor._apply, tensor._binary) == (engine.apply, engine.apply_binary)
+    assert tensor._apply is engine.apply
+    x, y = tensor.Tensor(6.0), tensor.Tensor(3.0)
+    for name, op_name in tensor._BINARY.items():
+        op = getattr(ops, op_name)
+        for method, (a, b) in ((f"__{name}__", (x, y)), (f"__r{name}__", (y, x))):
+            if op_name == "MATMUL":
+                a, b = tensor.Tensor([a.item()]), tensor.Tensor([b.item()])
+            out = getattr(tensor.Tensor, method)(a, b)
+            assert out.node.op is op
+            assert list(out.node.inputs) == ([b, a] if method.startswith("__r") else [a, b])  # reflected: swapped
+            assert getattr(tensor.Tensor, method).__name__ == method
