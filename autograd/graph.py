@@ -13,7 +13,7 @@ import numpy as np
 from .engine import check_finite
 from .inplace import RELEASED, released_error
 from .mode import current as current_mode, enable_grad
-from .ops import CAST, call, sum_to
+from .ops import CAST, call, passes_g, sum_to
 from .tensor import Tensor, _fill
 
 _new_tensor = Tensor.__new__
@@ -164,23 +164,22 @@ def _propagate(roots, seeds, *, who: str, create_graph: bool, retain_graph: bool
             if held is RELEASED:
                 raise released_error(who, out.node)
             store(out, g)
-            op, params = out._op, out._params
+            op, params, inputs = out._op, out._params, (out._x, out._y) + out._more
             if op.saves:
                 params = dict(params or (), saved=out._saved)
             # Tensor._values inlined: its call cost 2.5% of a scalar op (callgrind). `_y` is None for one input.
             values = (out._x_value,) if out._y is None else (out._x_value, out._y_value) + out._more_values
             if create_graph:  # the VJPs run on the Tensors, recorded; else on the values forward saw
                 _check_values_unchanged(out, who)
-                args, out_value = out._inputs, out
-            else:
-                args, out_value = values, out._out_value
+                args = (g, out) + out._inputs
+            else:  # built once per op: `vjp(g, out_value, *values)` per input cost 3% more (callgrind)
+                args = (g, out._out_value) + values
             sent = [] if on_step else None
-            args = (g, out_value, *args)  # once per op: `vjp(g, out_value, *args)` per input cost 3% more (callgrind)
-            # (out._x, out._y): zip stops at the last VJP, so a one-input op's None is never read.
-            for t, value, vjp in zip((out._x, out._y) + out._more, values, op.vjps):
+            # `inputs` ends in None for a one-input op: zip stops at the last VJP, so it is never read.
+            for t, value, vjp in zip(inputs, values, op.vjps):
                 g_input = None
                 if t.requires_grad:
-                    g_input = vjp(*args) if params is None else vjp(*args, **params)
+                    g_input = g if vjp is passes_g else vjp(*args) if params is None else vjp(*args, **params)
                     # Two NumPy scalars of one type agree in shape and dtype: no checks for scalar graphs,
                     # where they cost as much as the VJP itself.
                     if type(g_input) is not type(value) or type(value) is _ndarray:

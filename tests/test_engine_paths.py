@@ -92,6 +92,22 @@ def test_vjps_of_inputs_that_need_no_gradient_never_run():
     assert w.grad.tolist() == [0.0, 1.0, 2.0]
 
 
+def test_an_identity_vjp_hands_g_on_uncalled_and_its_gradient_is_still_summed_to_shape_and_recorded():
+    # `ops.passes_g` is recognised by the engine, which passes g on without calling it; the gradient must still
+    # be summed back over broadcast axes, cast to the input's dtype, and recorded under create_graph.
+    shift = ops.Op("shift", broadcasting=True, reads=(), forward=lambda x, y: x + 2 * y,
+                   vjp=(ops.passes_g, lambda g, out, x, y: 2 * g))
+    x, b = Tensor(np.ones((2, 3), dtype=np.float32)), Tensor(np.arange(3.0))
+    out = autograd.apply(shift, b, x)  # b (3,) broadcast over x (2, 3): its gradient is summed over axis 0
+    (out * out).sum().backward()
+    np.testing.assert_array_equal(b.grad, (2 * out.data).sum(axis=0))
+    assert b.grad.dtype == np.float64 and x.grad.dtype == np.float32
+    s = Tensor(1.5)
+    (ds,) = autograd.grad(autograd.apply(shift, s * s, 1.0), [s], create_graph=True)
+    assert ds.item() == 3.0 and ds.requires_grad  # recorded: the chain's other factor, 2s, is a graph
+    assert autograd.grad(ds, s).item() == 2.0
+
+
 def test_first_layer_input_gets_no_gradient_and_constants_stay_none():
     net = nn.TwoLayerNet(6, 4, 3, rng=0)
     x = Tensor(np.ones((2, 6)), requires_grad=False)
