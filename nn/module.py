@@ -92,6 +92,12 @@ def _values(value):
     return value._data if isinstance(value, Tensor) else value
 
 
+def _check_buffer(module, key: str, value) -> None:
+    if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
+        what = f"an array of dtype {value.dtype}" if isinstance(value, np.ndarray) else type(value).__name__
+        raise TypeError(f"{type(module).__name__}.{key}: a buffer must be a float ndarray, got {what}")
+
+
 class Module:
     """Base class of layers and networks: subclasses assign Parameters and Modules, and define ``forward``.
 
@@ -123,6 +129,7 @@ class Module:
             raise ValueError(f"{type(self).__name__}: name must be a non-empty string, got {name!r}")
         state = self.__dict__
         state["_members"] = {}  # key -> Parameter or Module, in the order of assignment
+        state["_buffers"] = []  # the keys of this module's buffers (`register_buffer`), in the order of registration
         state["_name"] = name
         state["_key"] = None  # the key under which a parent registered this module
         state["training"] = True  # train() / eval() switch it, for this module and every submodule
@@ -138,6 +145,8 @@ class Module:
                 )
         elif isinstance(value, (Parameter, Module)):
             self.register(key, value)
+        elif key in self._buffers:
+            _check_buffer(self, key, value)  # stays a buffer: BatchNorm replaces its running averages each step
         elif value is not None and isinstance(members.get(key), Parameter):
             # `layer.weight = array` updates the registered parameter; rebinding the attribute would
             # drop it from named_parameters(), save() and every optimizer without a word.
@@ -149,6 +158,8 @@ class Module:
 
     def __delattr__(self, key: str) -> None:
         self._members.pop(key, None)
+        if key in self.__dict__.get("_buffers", ()):
+            self._buffers.remove(key)
         object.__delattr__(self, key)
 
     def register(self, key: str, value) -> None:
@@ -163,6 +174,8 @@ class Module:
         """
         if not isinstance(key, str) or not key or "." in key:
             raise ValueError(f"{type(self).__name__}: {key!r} cannot name a member (non-empty, no '.')")
+        if key in self._buffers:
+            raise ValueError(f"{type(self).__name__}: {key!r} names a buffer; delete it first to register a member there")
         if isinstance(value, Module):
             value.__dict__["_key"] = key
         elif isinstance(value, Parameter):
@@ -171,6 +184,36 @@ class Module:
         else:
             raise TypeError(f"{type(self).__name__}: can register a Parameter or a Module, got {type(value).__name__}")
         self._members[key] = value
+
+    def register_buffer(self, key: str, value: np.ndarray) -> None:
+        """Make the attribute ``key`` a buffer holding ``value``, a float ndarray: state that is saved but not trained.
+
+        A buffer (BatchNorm's running averages) gets no gradient and no optimizer step, but `state_dict`,
+        `load_state_dict`, `save` and `load` carry it beside the parameters, under its dotted name. It is a
+        plain attribute: assigning another float ndarray to it replaces the array, and it stays a buffer.
+
+        Raises:
+            ValueError: ``key`` is empty, contains a ``.``, or names a registered Parameter or Module.
+            TypeError: ``value`` is not a float ndarray (here or in a later assignment).
+
+        >>> class Counter(Module):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.register_buffer("seen", np.zeros(1))
+        >>> counter = Counter()
+        >>> counter.seen = counter.seen + 1
+        >>> counter.named_buffers(), list(counter.state_dict())
+        ([('seen', array([1.]))], ['seen'])
+        """
+        if not isinstance(key, str) or not key or "." in key:
+            raise ValueError(f"{type(self).__name__}: {key!r} cannot name a buffer (non-empty, no '.')")
+        if key in self._members:
+            raise ValueError(f"{type(self).__name__}: {key!r} already names a registered "
+                             f"{type(self._members[key]).__name__}")
+        _check_buffer(self, key, value)
+        if key not in self._buffers:
+            self._buffers.append(key)
+        object.__setattr__(self, key, value)
 
     @property
     def name(self) -> str:
@@ -208,17 +251,23 @@ class Module:
         >>> [type(m).__name__ for m in Sequential(Linear(2, 2, rng=0), ReLU()).modules()]
         ['Sequential', 'Linear', 'ReLU']
         """
-        seen, found = {id(self)}, [self]
+        return [module for _, module in self._named_modules()]
+
+    def _named_modules(self, prefix: str = "") -> list:
+        """``(dotted_name, module)`` for this module (named ``prefix``) and every submodule, as `modules` orders them."""
+        seen, found = {id(self)}, [(prefix, self)]
         # An explicit stack, as in named_parameters: deep nesting cannot hit the recursion limit.
-        stack = [iter(self._members.values())]
+        stack = [(prefix, iter(self._members.items()))]
         while stack:
-            member = next(stack[-1], None)
+            base, items = stack[-1]
+            key, member = next(items, (None, None))
             if member is None:
                 stack.pop()
             elif isinstance(member, Module) and id(member) not in seen:
                 seen.add(id(member))
-                found.append(member)
-                stack.append(iter(member._members.values()))
+                dotted = f"{base}.{key}" if base else key
+                found.append((dotted, member))
+                stack.append((dotted, iter(member._members.items())))
         return found
 
     def train(self, mode: bool = True):
@@ -281,6 +330,15 @@ class Module:
         """The Parameters of `named_parameters`, in the same order (a new list each call)."""
         return [param for _, param in self.named_parameters()]
 
+    def named_buffers(self, prefix: str = "") -> list:
+        """``(dotted_name, array)`` for every buffer (`register_buffer`), module by module as `modules` orders them.
+
+        >>> from nn import BatchNorm1d, Linear, Sequential
+        >>> [name for name, _ in Sequential(Linear(2, 2, rng=0), BatchNorm1d(2)).named_buffers()]
+        ['BatchNorm1d1.running_mean', 'BatchNorm1d1.running_var']
+        """
+        return [(name, getattr(module, key)) for name, (module, key) in self._buffer_owners(prefix)]
+
     def zero_grad(self) -> None:
         """Forget every parameter's gradient (each ``.grad`` becomes None)."""
         for param in self.parameters():
@@ -288,19 +346,22 @@ class Module:
 
     # --- state dicts --------------------------------------------------------------------------------
     def state_dict(self) -> dict:
-        """A dict from dotted parameter name to a copy of its array, in `named_parameters` order.
+        """A dict from dotted name to a copy of its array: the parameters in `named_parameters` order, then the buffers.
 
         >>> from nn import Linear
         >>> {name: a.shape for name, a in Linear(3, 2, rng=0).state_dict().items()}
         {'weight': (3, 2), 'bias': (2,)}
         """
-        return {name: param.data.copy() for name, param in self.named_parameters()}
+        state = {name: param.data.copy() for name, param in self.named_parameters()}
+        state.update((name, array.copy()) for name, array in self.named_buffers())
+        return state
 
     def load_state_dict(self, state) -> None:
-        """Copy the arrays of ``state`` into the parameters, in place, after checking all of them.
+        """Copy the arrays of ``state`` into the parameters, in place, and the buffers, after checking all of them.
 
-        The parameters keep their arrays (anything sharing them sees the new values) and their dtype.
-        Nothing is changed unless every entry is present, expected, numeric and of the right shape.
+        The parameters keep their arrays (anything sharing them sees the new values) and their dtype; each
+        buffer gets a new array of its old dtype. Nothing is changed unless every entry is present,
+        expected, numeric and of the right shape.
 
         Raises:
             ValueError: naming the missing entries, the unexpected ones and the wrongly shaped ones.
@@ -315,17 +376,28 @@ class Module:
         """
         arrays = self._checked_state(state, f"{type(self).__name__}.load_state_dict")
         params = dict(self.named_parameters())
+        owners = dict(self._buffer_owners())
         for name, array in arrays.items():
-            params[name].assign(array)
+            if name in params:
+                params[name].assign(array)
+            else:
+                module, key = owners[name]
+                setattr(module, key, np.array(array, dtype=getattr(module, key).dtype))
+
+    def _buffer_owners(self, prefix: str = "") -> list:
+        """``(dotted_name, (module, key))`` for every buffer, in `named_buffers` order."""
+        return [(f"{base}.{key}" if base else key, (module, key))
+                for base, module in self._named_modules(prefix) for key in module._buffers]
 
     def _checked_state(self, state, who: str) -> dict:
-        """The arrays of ``state`` by parameter name, once all of them fit; `load_state_dict`'s checks.
+        """The arrays of ``state`` by parameter (or buffer) name, once all of them fit; `load_state_dict`'s checks.
 
         `nn.serialization.load` runs them on stand-ins of the file's .npy headers, before reading any data.
         """
         if not isinstance(state, Mapping):
             raise TypeError(f"{who}: expected a mapping from parameter name to array, got {type(state).__name__}")
         params = dict(self.named_parameters())
+        params.update(self.named_buffers())
         missing = [name for name in params if name not in state]
         unexpected = [name for name in state if name not in params]
         arrays, wrong_shapes = {}, []
@@ -337,7 +409,8 @@ class Module:
             if array.dtype.kind not in "biuf":
                 raise TypeError(f"{who}: entry {name!r} has dtype {array.dtype}; expected a numeric array")
             if array.shape != param.shape:
-                wrong_shapes.append(f"{name} {array.shape} (the parameter is {param.shape})")
+                kind = "parameter" if isinstance(param, Parameter) else "buffer"
+                wrong_shapes.append(f"{name} {array.shape} (the {kind} is {param.shape})")
             arrays[name] = array
         problems = []
         if missing:

@@ -3,7 +3,8 @@
 Their backward pass is the graph's: in training mode the layer is one recorded op, `autograd.batch_norm`,
 whose VJPs (in `autograd.ops`, beside its forward) differentiate through the batch statistics too; in
 evaluation mode it is composed of sub, div, mul and add, with the running statistics as constants. The
-running averages are plain arrays updated outside the graph, from the batch statistics the op saved.
+running averages are buffers (`Module.register_buffer`: saved with the parameters, never trained), plain arrays
+updated outside the graph from the batch statistics the op saved.
 The book's ``BatchNormalization`` (one statistic per feature, even of an image) is `nn.compat.BatchNormalization`.
 """
 
@@ -48,8 +49,8 @@ class _BatchNorm(Module):
         self.weight = Parameter(np.ones(num_features, dtype=dtype), name="gamma")
         self.bias = Parameter(np.zeros(num_features, dtype=dtype), name="beta")
         # PyTorch's starting point (the book's layer starts both at zero, so its first eval divides by sqrt(eps)).
-        self.running_mean = np.zeros(num_features, dtype=dtype)
-        self.running_var = np.ones(num_features, dtype=dtype)
+        self.register_buffer("running_mean", np.zeros(num_features, dtype=dtype))
+        self.register_buffer("running_var", np.ones(num_features, dtype=dtype))
 
     def forward(self, x):
         shape = x.shape if isinstance(x, (Tensor, np.ndarray)) else np.shape(x)
@@ -96,7 +97,8 @@ class BatchNorm1d(_BatchNorm):
         eps: added to the variance; the book's ``10e-7`` (= 1e-6) by default.
         momentum: the weight of the old running average, in [0, 1].
         dtype: the dtype of the parameters ``weight`` (gamma, ones) and ``bias`` (beta, zeros) and of
-            ``running_mean`` (zeros) and ``running_var`` (ones) (plain arrays, not saved by `Module.save`).
+            ``running_mean`` (zeros) and ``running_var`` (ones) (buffers: arrays that `Module.save` and
+            `Module.state_dict` carry beside the parameters).
 
     Raises:
         ValueError: the input is not (N, num_features).

@@ -1,8 +1,9 @@
 """The .npz weights file format of `Module.save` and `Module.load`: its constants, writing it and reading it.
 
 `nn.module` holds `Module` and its state dicts; this module holds only what goes into and comes out of a file.
-A weights file is a NumPy .npz archive: one .npy entry per parameter, under its dotted name, plus the
-`METADATA_KEY` entry, JSON bytes naming the format, its version and every parameter's shape and dtype.
+A weights file is a NumPy .npz archive: one .npy entry per parameter and per buffer (BatchNorm's running
+averages), under its dotted name, plus the `METADATA_KEY` entry, JSON bytes naming the format, its version
+and every array's shape and dtype. Version 1 files, written before buffers were saved, hold parameters only.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import math
 import os
 import struct
+import warnings
 import zipfile
 import zlib
 from typing import NamedTuple
@@ -24,7 +26,9 @@ from ._files import open_temporary
 __all__ = ["FORMAT", "FORMAT_VERSION", "METADATA_KEY", "save", "load"]
 
 FORMAT = "graphgrad.nn"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""The version `save` writes. `load` reads it and version 1 (no buffers)."""
+_READ_VERSIONS = (1, 2)
 METADATA_KEY = "__graphgrad_metadata__"
 """The entry of a saved .npz holding the metadata: UTF-8 JSON bytes as a uint8 array (never pickled)."""
 
@@ -36,9 +40,9 @@ _CHUNK_SIZE = 1 << 20  # arrays are decompressed this many bytes at a time, stra
 
 
 def save(module, path) -> None:
-    """Write ``module``'s parameters to the .npz file ``path`` (exactly that name), with a metadata entry.
+    """Write ``module``'s parameters and buffers to the .npz file ``path`` (exactly that name), with a metadata entry.
 
-    The metadata (format, version, class, parameter names, shapes and dtypes) is JSON stored as a
+    The metadata (format, version, class, the names, shapes and dtypes of parameters and buffers) is JSON stored as a
     uint8 array, so the file holds only plain numeric arrays and `load` never needs pickle. The
     file is written next to its destination and renamed into place, so it is never half written;
     its mode is 0666 less the umask, as for any file a program opens.
@@ -50,14 +54,17 @@ def save(module, path) -> None:
     ...     sorted(np.load(os.path.join(folder, "linear.npz")).files)
     ['__graphgrad_metadata__', 'bias', 'weight']
     """
-    state = {name: param.data for name, param in module.named_parameters()}
+    params = {name: param.data for name, param in module.named_parameters()}
+    buffers = dict(module.named_buffers())
+    state = {**params, **buffers}
     if METADATA_KEY in state:
         raise ValueError(f"{type(module).__name__}.save: a parameter is named {METADATA_KEY!r}, the metadata entry")
     metadata = {
         "format": FORMAT,
         "version": FORMAT_VERSION,
         "class": type(module).__name__,
-        "parameters": [[name, list(array.shape), array.dtype.str] for name, array in state.items()],
+        "parameters": [[name, list(array.shape), array.dtype.str] for name, array in params.items()],
+        "buffers": [[name, list(array.shape), array.dtype.str] for name, array in buffers.items()],
     }
     state[METADATA_KEY] = np.frombuffer(json.dumps(metadata).encode("utf-8"), dtype=np.uint8)
     path = os.fspath(path)
@@ -98,6 +105,7 @@ def load(module, path):
     who = f"{type(module).__name__}.load: {path}"
     _check_is_zip(path, who)
     params = dict(module.named_parameters())
+    buffers = dict(module.named_buffers())
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile as exc:
@@ -109,14 +117,23 @@ def load(module, path):
         headers = {key: _read_header(archive, info, f"{who}: entry {key!r}") for key, info in entries.items()}
         if METADATA_KEY not in entries:
             raise ValueError(f"{who} has no {METADATA_KEY!r} entry: it was not written by Module.save")
+        expected = {**params, **buffers}
         metadata = _read_metadata(archive, entries.pop(METADATA_KEY), headers.pop(METADATA_KEY),
-                                  _metadata_cap(module, params), len(params), who)
+                                  _metadata_cap(module, expected), len(expected), who)
         _check_metadata(metadata, headers, who)
         # Zero-strided stand-ins of the declared shapes: the module's own checks, with no data read or allocated.
-        module._checked_state({key: np.broadcast_to(np.zeros((), h.dtype), h.shape) for key, h in headers.items()},
-                              who)
+        stand_ins = {key: np.broadcast_to(np.zeros((), h.dtype), h.shape) for key, h in headers.items()}
+        kept = []
+        if metadata["version"] == 1:  # written before buffers were saved: the module's own stay as they are
+            kept = [name for name in buffers if name not in stand_ins]
+            stand_ins.update((name, buffers[name]) for name in kept)
+        module._checked_state(stand_ins, who)
         arrays = {key: _read_data(archive, entries[key], headers[key], f"{who}: entry {key!r}") for key in headers}
+    arrays.update((name, buffers[name]) for name in kept)
     module.load_state_dict(arrays)
+    if kept:
+        warnings.warn(f"{who} is a version 1 file, written before buffers were saved: {', '.join(kept)} keep "
+                      "their current values (save the module again to include them)", stacklevel=3)
     return module
 
 
@@ -230,10 +247,10 @@ def _read_data(archive: zipfile.ZipFile, info: zipfile.ZipInfo, header: _Header,
     return buffer.view(header.dtype).reshape(header.shape, order=order)
 
 
-def _metadata_cap(module, params: dict) -> int:
+def _metadata_cap(module, arrays: dict) -> int:
     """The most bytes `save` could write as ``module``'s metadata, generously: names may be \\u-escaped."""
     return 1024 + 12 * len(type(module).__name__) + sum(
-        64 + 12 * len(name) + 24 * param.ndim for name, param in params.items()
+        64 + 12 * len(name) + 24 * array.ndim for name, array in arrays.items()
     )
 
 
@@ -257,20 +274,27 @@ def _read_metadata(
         raise ValueError(f"{who}: the metadata entry is not UTF-8 JSON ({exc})") from None
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
         raise ValueError(f"{who}: the metadata does not declare format {FORMAT!r}")
-    if metadata.get("version") != FORMAT_VERSION:
+    version = metadata.get("version")
+    if type(version) is not int or version not in _READ_VERSIONS:  # (JSON's true would equal 1)
+        readable = " and ".join(map(str, _READ_VERSIONS))
         raise ValueError(
-            f"{who}: format version {metadata.get('version')!r} is not supported (this graphgrad reads {FORMAT_VERSION})"
+            f"{who}: format version {metadata.get('version')!r} is not supported (this graphgrad reads {readable})"
         )
     return metadata
 
 
 def _check_metadata(metadata: dict, headers: dict, who: str) -> None:
     """The metadata must list exactly the file's arrays, with their shapes and dtypes, all float."""
-    listed = metadata.get("parameters")
-    try:
-        declared = {name: (tuple(shape), dtype) for name, shape, dtype in listed}
-    except (TypeError, ValueError):
-        raise ValueError(f"{who}: the metadata's parameter list is malformed") from None
+    declared = {}
+    for kind in ("parameters", "buffers") if metadata["version"] >= 2 else ("parameters",):
+        try:
+            listed = {name: (tuple(shape), dtype) for name, shape, dtype in metadata.get(kind)}
+        except (TypeError, ValueError):
+            raise ValueError(f"{who}: the metadata's {kind[:-1]} list is malformed") from None
+        twice = [name for name in listed if name in declared]
+        if twice:
+            raise ValueError(f"{who}: the metadata lists {twice} as both parameters and buffers")
+        declared.update(listed)
     problems = []
     undeclared = [name for name in headers if name not in declared]
     absent = [name for name in declared if name not in headers]

@@ -178,9 +178,10 @@ def test_saved_metadata_is_json_bytes_naming_the_parameters(tmp_path):
     with np.load(path, allow_pickle=False) as archive:
         assert archive[METADATA_KEY].dtype == np.uint8
         metadata = json.loads(archive[METADATA_KEY].tobytes())
-    assert metadata["format"] == "graphgrad.nn" and metadata["version"] == 1
+    assert metadata["format"] == "graphgrad.nn" and metadata["version"] == 2
     assert [(name, shape) for name, shape, _ in metadata["parameters"]] == [
         ("W1", [6, 5]), ("b1", [5]), ("W2", [5, 3]), ("b2", [3])]
+    assert metadata["buffers"] == []
 
 
 class _Exploit:
