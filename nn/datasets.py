@@ -317,8 +317,7 @@ def download_mnist(
     mirrors = _check_mirrors(mirrors, "download_mnist")
     if not mirrors:
         raise ValueError("download_mnist: mirrors is empty; give at least one base URL")
-    if deadline is not None and not deadline > 0:
-        raise ValueError(f"download_mnist: deadline must be a positive number of seconds or None, got {deadline!r}")
+    _check_deadline(deadline, "download_mnist")
     dest = Path(dest_dir) if dest_dir is not None else default_data_dir()
     dest.mkdir(parents=True, exist_ok=True)
     missing = [name for name in digests
@@ -352,6 +351,11 @@ def _offline() -> bool:
     return os.environ.get("GRAPHGRAD_OFFLINE", "") not in ("", "0")
 
 
+def _check_deadline(deadline, who: str) -> None:
+    if deadline is not None and not deadline > 0:
+        raise ValueError(f"{who}: deadline must be a positive number of seconds or None, got {deadline!r}")
+
+
 def load_mnist(
     normalize: bool = True,
     flatten: bool = True,
@@ -362,6 +366,8 @@ def load_mnist(
     allow_subset: bool = True,
     mirrors: str | Sequence[str] = MIRRORS,
     progress: bool = True,
+    timeout: float = 30.0,
+    deadline: float | None = None,
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Load MNIST as ``((x_train, t_train), (x_test, t_test))``, like "Deep Learning from Scratch".
 
@@ -383,13 +389,15 @@ def load_mnist(
         allow_subset: fall back to the shipped subset when the full files are unavailable.
         mirrors: base URLs for the download, tried in order; a single str is one mirror.
         progress: show download progress on stderr.
+        timeout: seconds to wait for a mirror's connection and for each read (see `download_mnist`).
+        deadline: seconds allowed for each file's download; None: 60 s plus 1 s per 50 kB of the file.
 
     Returns:
         ``((x_train, t_train), (x_test, t_test))``.
 
     Raises:
         ValueError: a file is truncated or corrupt, images and labels disagree in number or are
-            none, or a mirror has no scheme.
+            none, a mirror has no scheme, or `deadline` is not positive.
         FileNotFoundError: files are missing, downloading is off and `allow_subset` is False;
             or the subset shipped with graphgrad is itself missing.
         MnistDownloadError: the download failed and `allow_subset` is False.
@@ -401,12 +409,14 @@ def load_mnist(
     """
     # Checked even when nothing is missing, so a wrong argument fails the same way every time.
     mirrors = _check_mirrors(mirrors, "load_mnist")
+    _check_deadline(deadline, "load_mnist")
     directory = Path(data_dir) if data_dir is not None else default_data_dir()
     paths = _find_files(directory)
     missing = [name for name, path in paths.items() if path is None]
     unavailable = None
     if missing:
-        unavailable = _download_or_explain(directory, missing, download, allow_subset, mirrors, progress)
+        unavailable = _download_or_explain(directory, missing, download, allow_subset,
+                                           dict(mirrors=mirrors, progress=progress, timeout=timeout, deadline=deadline))
         paths = _find_files(SUBSET_DIR if unavailable else directory)
         absent = [name for name, path in paths.items() if path is None]
         if unavailable and absent:
@@ -431,8 +441,8 @@ def load_mnist(
 
 
 def _download_or_explain(directory: Path, missing: list[str], download: bool | None,
-                         allow_subset: bool, mirrors: Sequence[str], progress: bool) -> str | None:
-    """Download the missing files; return None on success, else why the subset must stand in.
+                         allow_subset: bool, options: dict) -> str | None:
+    """Download the missing files (`download_mnist` gets ``options``); None on success, else why the subset stands in.
 
     Raises instead of explaining when `allow_subset` is False.
     """
@@ -447,7 +457,7 @@ def _download_or_explain(directory: Path, missing: list[str], download: bool | N
             )
         return "downloading is off (download=False or $GRAPHGRAD_OFFLINE)"
     try:
-        download_mnist(directory, mirrors, progress=progress)
+        download_mnist(directory, **options)
     except (OSError, ValueError) as error:
         if not allow_subset:
             raise

@@ -24,7 +24,7 @@ from _mnist_fixtures import (
     write_mnist,
 )
 
-from nn.datasets import MnistDownloadError, download_mnist, load_mnist
+from nn.datasets import SUBSET_DIR, MnistDownloadError, download_mnist, load_mnist
 from nn.idx import LABELS_MAGIC, read_idx_header, read_idx_labels
 
 pytestmark = pytest.mark.usefixtures("offline")
@@ -209,6 +209,24 @@ def test_the_next_mirror_is_tried_after_one_misses_the_deadline(tmp_path):
                        progress=False, timeout=5, deadline=0.6)
     assert server.requests == [f"/trickle/{name}", f"/good/{name}"]
     assert leftovers(tmp_path) == [name] and (tmp_path / name).read_bytes() == data
+
+
+def test_load_mnist_passes_its_timeout_and_deadline_to_the_download(tmp_path):
+    # Before, load_mnist took neither, so a stalled mirror held it for the default deadline (minutes per file).
+    with MirrorServer({f"/trickle/{name}": data for name, data in tiny_files().items()}) as server:
+        start = time.monotonic()
+        with pytest.raises(MnistDownloadError, match=r"the deadline for this file being 1 s"):
+            load_mnist(data_dir=tmp_path, mirrors=[server.url("trickle")], allow_subset=False, progress=False,
+                       timeout=5, deadline=1.0)
+        elapsed = time.monotonic() - start
+    assert 1.0 <= elapsed < 2.5  # the first file to miss its deadline ends the download
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("deadline", [0, -1.0])
+def test_load_mnist_refuses_a_deadline_that_is_not_positive_even_with_nothing_to_download(deadline):
+    with pytest.raises(ValueError, match=rf"load_mnist: deadline must be a positive number of seconds or None"):
+        load_mnist(data_dir=SUBSET_DIR, deadline=deadline)
 
 
 @pytest.mark.parametrize("deadline", [0, -1.0, float("nan")])
