@@ -84,7 +84,8 @@ def apply(op, *inputs, **params) -> Tensor:
                 out._x, out._y, out._more = inputs[0], inputs[1] if len(inputs) > 1 else None, inputs[2:]
                 out._x_value, out._y_value = values[0], values[1] if len(values) > 1 else None
                 out._more_values = values[2:]
-                out._params, out._module = params or None, mode.module
+                # What forward saved is one more param of the VJPs (``saved=``); the Node shows it apart.
+                out._params, out._module = ({**params, "saved": saved} if op.saves else params or None), mode.module
                 # The arrays the VJPs read, read-only until backward (`autograd.inplace`). Selected here, not in
                 # a call: scalar graphs hold nothing (NumPy scalars are immutable; -3% per op).
                 if op.reads_any and (_ndarray in map(type, values) or type(result) is _ndarray):
@@ -92,8 +93,6 @@ def apply(op, *inputs, **params) -> Tensor:
                     out._held = freeze(read + (result,) if op.reads_out else read)
                 else:
                     out._held = None
-                if op.saves:
-                    out._saved = saved
                 return out
     return out
 

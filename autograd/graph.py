@@ -165,8 +165,6 @@ def _propagate(roots, seeds, *, who: str, create_graph: bool, retain_graph: bool
                 raise released_error(who, out.node)
             store(out, g)
             op, params, inputs = out._op, out._params, (out._x, out._y) + out._more
-            if op.saves:
-                params = dict(params or (), saved=out._saved)
             # Tensor._values inlined: its call cost 2.5% of a scalar op (callgrind). `_y` is None for one input.
             values = (out._x_value,) if out._y is None else (out._x_value, out._y_value) + out._more_values
             if create_graph:  # the VJPs run on the Tensors, recorded; else on the values forward saw

@@ -63,8 +63,11 @@ class Node:
 def node_view(t) -> Node:
     """The `Node` of a Tensor an op produced: made from the Tensor's record, kept in ``t._node``."""
     node = Node.__new__(Node)
-    node.op, node.inputs, node.params, node.module = t._op, t._inputs, t._params, t._module
-    node.saved = t._saved if t._op.saves else None
+    node.op, node.inputs, node.params, node.module, node.saved = t._op, t._inputs, t._params, t._module, None
+    if t._op.saves:  # the record keeps what forward saved among the params, as the VJPs take it
+        params = dict(t._params)
+        node.saved = params.pop("saved")
+        node.params = params or None
     node._values, node._out_value, node._output = t._values, t._out_value, _weak_ref(t)
     t._node = node
     return node

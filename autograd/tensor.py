@@ -70,8 +70,8 @@ class Tensor:
     # public `data` and `grad` always hand out an ndarray (and keep it, so in-place changes stick).
     #
     # A Tensor an op produced also holds that op's record (engine.apply fills it; `_op` is None for leaves
-    # and constants): the op, its input Tensors, the values it saw, its params, the module recording, the
-    # arrays it holds read-only, what forward saved. One object the cyclic collector tracks per recorded op,
+    # and constants): the op, its input Tensors, the values it saw, its params (with ``saved``, what forward
+    # saved, for ops that save), the module recording, the arrays it holds read-only. One object the cyclic collector tracks per recorded op,
     # not four (the output, a Node, a weak reference, a list): the public `node` is a view made on first
     # access. The inputs sit in fixed slots (`_x`, `_y`, then `_more`, a tuple, for a third and later), not
     # in a tuple of Tensors, which the collector would track too: one tracked object more per op made
@@ -80,7 +80,7 @@ class Tensor:
     # by the first collection it meets, was one more allocation counted toward the next collection, and
     # building the demo's graph took 109-119 ms with the collector on, 64-65 ms without the tuple.
     __slots__ = ("_data", "_grad", "requires_grad", "name", "_op", "_x", "_y", "_more", "_x_value", "_y_value",
-                 "_more_values", "_out_value", "_params", "_module", "_held", "_saved", "_node", "__weakref__")
+                 "_more_values", "_out_value", "_params", "_module", "_held", "_node", "__weakref__")
 
     # NumPy defers to our reflected operators: `array + tensor` calls Tensor.__radd__ and records the op.
     __array_ufunc__ = None

@@ -238,3 +238,17 @@ def test_a_recorded_scalar_op_leaves_one_object_the_collector_tracks():
                 if gc.is_tracked(r) and not isinstance(r, shared)]
     assert [t.item() for t in x.node.inputs[0].node.inputs] == [y.item(), math.tanh(0.5)]
     assert len(y.node.inputs) == 2 and len(x.node.inputs[0].node.inputs[0].node.inputs) == 1
+
+
+def test_a_saving_ops_node_shows_its_params_and_what_it_saved_apart_and_backward_gets_both():
+    # The record keeps `saved` among the params the VJPs take; the Node must not show it as a param.
+    x = Tensor(np.random.default_rng(0).normal(size=(2, 3, 5, 5)))
+    W, b = Tensor(np.ones((4, 3, 3, 3)) * 0.1), Tensor(np.zeros(4))
+    out = autograd.conv2d(x, W, b, stride=2, pad=1)
+    node = out.node
+    assert node.params == {"stride": (2, 2), "pad": (1, 1)}
+    assert isinstance(node.saved, np.ndarray) and node.saved.shape == (2 * 3 * 3, 3 * 3 * 3)  # the im2col rows
+    out.sum().backward()
+    assert W.grad.shape == W.shape and np.isfinite(W.grad).all()
+    loss = autograd.softmax_cross_entropy(Tensor(np.zeros((2, 3))), np.eye(3)[[0, 2]])
+    assert loss.node.params is not None and "saved" not in loss.node.params and loss.node.saved is not None
