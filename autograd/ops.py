@@ -118,9 +118,9 @@ def _unreduce(g, x, axis, keepdims):
 def passes_g(g, out, x, y):
     """The VJP of an input whose Jacobian is the identity (x and y of ``x + y``, x of ``x - y``): ``g`` itself.
 
-    The engine hands ``g`` on without calling it (an Op of your own may use it too): the call was 2.5% of
-    the scalar chain's build + backward and 2.4% of micrograd's demo step, where half the ops are additions
-    (callgrind, collector off).
+    The engine hands ``g`` on without calling it (a two-input Op of your own may use it too): the call was
+    2.5% of the scalar chain's build + backward and 2.4% of micrograd's demo step, where half the ops are
+    additions (callgrind, collector off).
     """
     return g
 

@@ -71,11 +71,12 @@ class Tensor:
     #
     # A Tensor an op produced also holds that op's record (engine.apply fills it; `_op` is None for leaves
     # and constants): the op, its input Tensors, the values it saw, its params (with ``saved``, what forward
-    # saved, for ops that save), the module recording, the arrays it holds read-only. One object the cyclic collector tracks per recorded op,
-    # not four (the output, a Node, a weak reference, a list): the public `node` is a view made on first
-    # access. The inputs sit in fixed slots (`_x`, `_y`, then `_more`, a tuple, for a third and later), not
-    # in a tuple of Tensors, which the collector would track too: one tracked object more per op made
-    # micrograd's demo step 1.4x slower with the collector on (263 -> 373 ms, ``python -m benchmarks``).
+    # saved, for ops that save), the module recording, the arrays it holds read-only. One object the cyclic
+    # collector tracks per recorded op, not four (the output, a Node, a weak reference, a list): the public
+    # `node` is a view made on first access. The inputs sit in fixed slots (`_x`, `_y`, then `_more`, a
+    # tuple, for a third and later), not in a tuple of Tensors, which the collector would track too: one
+    # tracked object more per op made micrograd's demo step 1.4x slower with the collector on (263 -> 373 ms,
+    # ``python -m benchmarks``).
     # So do the values they had (`_x_value`, `_y_value`, `_more_values`): a tuple of them, though untracked
     # by the first collection it meets, was one more allocation counted toward the next collection, and
     # building the demo's graph took 109-119 ms with the collector on, 64-65 ms without the tuple.

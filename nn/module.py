@@ -175,7 +175,8 @@ class Module:
         if not isinstance(key, str) or not key or "." in key:
             raise ValueError(f"{type(self).__name__}: {key!r} cannot name a member (non-empty, no '.')")
         if key in self._buffers:
-            raise ValueError(f"{type(self).__name__}: {key!r} names a buffer; delete it first to register a member there")
+            raise ValueError(f"{type(self).__name__}: {key!r} names a buffer; delete it first to register a "
+                             "member there")
         if isinstance(value, Module):
             value.__dict__["_key"] = key
         elif isinstance(value, Parameter):
@@ -254,7 +255,7 @@ class Module:
         return [module for _, module in self._named_modules()]
 
     def _named_modules(self, prefix: str = "") -> list:
-        """``(dotted_name, module)`` for this module (named ``prefix``) and every submodule, as `modules` orders them."""
+        """``(dotted_name, module)`` for this module (named ``prefix``) and every submodule, in `modules` order."""
         seen, found = {id(self)}, [(prefix, self)]
         # An explicit stack, as in named_parameters: deep nesting cannot hit the recursion limit.
         stack = [(prefix, iter(self._members.items()))]
