@@ -20,13 +20,27 @@ __all__ = ["no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly", "is_an
 class _Mode:
     """A snapshot of the modes; replaced, never changed, so a context can put the old one back."""
 
-    __slots__ = ("grad_enabled", "anomaly", "module", "_inside")
+    __slots__ = ("grad_enabled", "anomaly", "module", "_inside", "_switched")
 
     def __init__(self, grad_enabled: bool, anomaly: bool, module: str | None) -> None:
         self.grad_enabled = grad_enabled
         self.anomaly = anomaly
         self.module = module  # dotted name of the innermost nn module recording, or None
         self._inside = {}  # module name -> the mode inside it: modes never change, so one serves every entry
+        self._switched = {}  # (grad_enabled, anomaly) -> that mode here, for the same reason
+
+    def switched(self, grad_enabled: bool, anomaly: bool) -> _Mode:
+        """This mode with recording and anomaly checks set as given (the same object for every entry).
+
+        Kept, so that the modes inside modules, which `inside` keeps, are made once and not on every
+        `no_grad` block (a network's ``predict`` made 5 of them a call).
+        """
+        if grad_enabled == self.grad_enabled and anomaly == self.anomaly:
+            return self
+        mode = self._switched.get((grad_enabled, anomaly))
+        if mode is None:
+            mode = self._switched[grad_enabled, anomaly] = _Mode(grad_enabled, anomaly, self.module)
+        return mode
 
     def inside(self, name: str) -> _Mode:
         """This mode inside the module ``name`` (nested module names join with ``.``)."""
@@ -107,7 +121,7 @@ class no_grad(_ModeContext):
     __slots__ = ()
 
     def _changed(self, mode):
-        return _Mode(False, mode.anomaly, mode.module)
+        return mode.switched(False, mode.anomaly)
 
 
 class enable_grad(_ModeContext):
@@ -116,7 +130,7 @@ class enable_grad(_ModeContext):
     __slots__ = ()
 
     def _changed(self, mode):
-        return _Mode(True, mode.anomaly, mode.module)
+        return mode.switched(True, mode.anomaly)
 
 
 class detect_anomaly(_ModeContext):
@@ -138,7 +152,7 @@ class detect_anomaly(_ModeContext):
     __slots__ = ()
 
     def _changed(self, mode):
-        return _Mode(mode.grad_enabled, True, mode.module)
+        return mode.switched(mode.grad_enabled, True)
 
 
 def is_grad_enabled() -> bool:

@@ -293,6 +293,35 @@ def test_module_scope_names_made_on_the_fly_keep_their_labels_and_bounded_memory
         assert autograd.mode.current().module == "Net" and not autograd.is_grad_enabled()
 
 
+def test_no_grad_blocks_reuse_their_modes_so_module_calls_inside_make_none():
+    # Each `no_grad()` made a fresh mode, so the modes of the modules called inside (kept per mode) were
+    # made again on every block: a network's predict made 5 small objects a call.
+    net = nn.TwoLayerNet(4, 3, 2, rng=0)
+    x = np.ones((2, 4))
+    seen = []
+    relu = net.layers["Relu1"]
+    original = type(relu).forward
+
+    def spy(self, value):
+        seen.append(autograd.mode.current())
+        return original(self, value)
+
+    type(relu).forward = spy
+    try:
+        for _ in range(2):
+            with no_grad():
+                net.predict(x)
+            with detect_anomaly(), no_grad():
+                net.predict(x)
+    finally:
+        type(relu).forward = original
+    assert seen[0] is seen[2] and seen[1] is seen[3] and seen[0] is not seen[1]
+    assert (seen[0].grad_enabled, seen[0].anomaly, seen[0].module) == (False, False, "Relu1")
+    assert (seen[1].grad_enabled, seen[1].anomaly) == (False, True)
+    root = autograd.mode.current()
+    assert root.switched(False, False) is root.switched(False, False) and root.switched(True, False) is root
+
+
 def test_no_grad_in_one_asyncio_task_does_not_leak_into_another():
     async def silent(started, done):
         with no_grad():
