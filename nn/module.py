@@ -256,19 +256,28 @@ class Module:
 
     def _named_modules(self, prefix: str = "") -> list:
         """``(dotted_name, module)`` for this module (named ``prefix``) and every submodule, in `modules` order."""
-        seen, found = {id(self)}, [(prefix, self)]
-        # An explicit stack, as in named_parameters: deep nesting cannot hit the recursion limit.
+        return [(prefix, self)] + [(name, member) for name, member in self._walk(prefix) if isinstance(member, Module)]
+
+    def _walk(self, prefix: str = "") -> list:
+        """``(dotted_name, member)`` for every Module and Parameter below this one, each once, under its first name.
+
+        Depth first in the order of assignment, a Module before its members: the one walk that
+        `named_parameters`, `modules` and `named_buffers` read.
+        """
+        seen, found = {id(self)}, []
+        # An explicit stack of iterators, so deep nesting cannot hit the recursion limit.
         stack = [(prefix, iter(self._members.items()))]
         while stack:
             base, items = stack[-1]
             key, member = next(items, (None, None))
             if member is None:
                 stack.pop()
-            elif isinstance(member, Module) and id(member) not in seen:
+            elif id(member) not in seen:
                 seen.add(id(member))
                 dotted = f"{base}.{key}" if base else key
                 found.append((dotted, member))
-                stack.append((dotted, iter(member._members.items())))
+                if isinstance(member, Module):
+                    stack.append((dotted, iter(member._members.items())))
         return found
 
     def train(self, mode: bool = True):
@@ -306,26 +315,7 @@ class Module:
         >>> [(name, p.shape) for name, p in Linear(3, 2, rng=0).named_parameters()]
         [('weight', (3, 2)), ('bias', (2,))]
         """
-        seen = set()
-        pairs = []
-        # Depth first with an explicit stack of iterators, so deep nesting cannot hit the recursion limit.
-        frames = [(prefix, iter(self._members.items()))]
-        while frames:
-            base, items = frames[-1]
-            item = next(items, None)
-            if item is None:
-                frames.pop()
-                continue
-            key, member = item
-            dotted = f"{base}.{key}" if base else key
-            if isinstance(member, Module):
-                if id(member) not in seen:
-                    seen.add(id(member))
-                    frames.append((dotted, iter(member._members.items())))
-            elif id(member) not in seen:
-                seen.add(id(member))
-                pairs.append((dotted, member))
-        return pairs
+        return [(name, member) for name, member in self._walk(prefix) if isinstance(member, Parameter)]
 
     def parameters(self) -> list:
         """The Parameters of `named_parameters`, in the same order (a new list each call)."""
