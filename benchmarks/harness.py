@@ -8,12 +8,16 @@ the result table; `rows_from_samples` turns the rounds into rows.
 from __future__ import annotations
 
 import gc
+import json
 import os
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 __all__ = ["Settings", "Outcome", "Row", "CollectorClock", "collector_off", "paired_rounds", "rows_from_samples", "missing_rows",
            "time_per_call", "cycle", "threads_option", "set_thread_variables", "NOT_INSTALLED", "NOT_AVAILABLE"]
@@ -164,6 +168,21 @@ class CollectorClock:
     def __exit__(self, *exc):
         gc.callbacks.remove(self._callback)
 
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_in_child(module: str, *args) -> dict:
+    """``python -m module *args`` in a fresh interpreter (this environment, the repository on its path): the
+    JSON object the child printed last. Children measure what the suite's own process would skew."""
+    env = dict(os.environ)  # with the suite's thread settings
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    command = [sys.executable, "-m", module, *map(str, args)]
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=1800)
+    if done.returncode != 0:
+        raise RuntimeError(f"{module}: `{' '.join(command[1:])}` failed with exit code {done.returncode}:\n"
+                           f"{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 @contextmanager
 def collector_off():

@@ -11,18 +11,14 @@ from __future__ import annotations
 
 import gc
 import json
-import os
-import subprocess
 import sys
 import time
-from pathlib import Path
 
 from . import peers
-from .harness import NOT_INSTALLED, Outcome, Settings, missing_rows, paired_rounds, rows_from_samples
+from .harness import NOT_INSTALLED, Outcome, Settings, missing_rows, paired_rounds, rows_from_samples, run_in_child
 
 __all__ = ["million_chain", "rss_growth", "run_child", "resident_bytes"]
 
-REPO = Path(__file__).resolve().parent.parent
 A, C, Y0 = 0.999, 0.001, 1.0  # as in the scalar chain: y stays near 1
 
 
@@ -128,14 +124,7 @@ CHILDREN = {"chain": _chain_child, "training": _training_child}
 
 def run_child(kind: str, implementation: str, size: int) -> dict:
     """Run one child (``python -m benchmarks.memory KIND IMPLEMENTATION SIZE``) and return what it printed."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    command = [sys.executable, "-m", "benchmarks.memory", kind, implementation, str(size)]
-    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=1800)
-    if done.returncode != 0:
-        raise RuntimeError(f"benchmarks.memory: `{' '.join(command[1:])}` failed with exit code "
-                           f"{done.returncode}:\n{done.stderr[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_in_child("benchmarks.memory", kind, implementation, size)
 
 
 # --- the workloads ------------------------------------------------------------------------------------------

@@ -15,14 +15,11 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import os
 import random
-import subprocess
 import sys
 import time
-from dataclasses import asdict
-from pathlib import Path
 from contextlib import contextmanager
+from dataclasses import asdict
 
 import numpy as np
 
@@ -30,7 +27,7 @@ from autograd import Tensor
 
 from . import peers
 from .harness import (NOT_INSTALLED, CollectorClock, Outcome, Row, Settings, collector_off, missing_rows,
-                      paired_rounds, rows_from_samples)
+                      paired_rounds, rows_from_samples, run_in_child)
 
 __all__ = ["scalar_chain", "micrograd_demo", "make_moons", "ScalarMLP", "ArrayMLP"]
 
@@ -80,19 +77,9 @@ def chain_run(make, iterations: int, chains: int):
     return run
 
 
-REPO = Path(__file__).resolve().parent.parent
-
-
 def measured_apart(name: str, settings: Settings) -> Outcome:
     """Workload ``name`` of this module (`MEASURED`), run in a fresh interpreter; its rows and notes."""
-    env = dict(os.environ)  # with the suite's thread settings
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    command = [sys.executable, "-m", "benchmarks.scalar", name, str(int(settings.quick)), str(settings.repeats or 0)]
-    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=1800)
-    if done.returncode != 0:
-        raise RuntimeError(f"{name}: `{' '.join(command[1:])}` failed with exit code {done.returncode}:\n"
-                           f"{done.stderr[-2000:]}")
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = run_in_child("benchmarks.scalar", name, int(settings.quick), settings.repeats or 0)
     notes = result["notes"] + [f"{name}: measured in a fresh interpreter that imports graphgrad, micrograd and what "
                                f"they need ({result['tracked']:,} objects tracked by the collector at the start)"]
     return Outcome([Row(**row) for row in result["rows"]], notes)
