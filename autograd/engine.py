@@ -90,7 +90,7 @@ def apply(op, *inputs, **params) -> Tensor:
                 # a call: scalar graphs hold nothing (NumPy scalars are immutable; -3% per op).
                 if op.reads_any and (_ndarray in map(type, values) or type(result) is _ndarray):
                     read = tuple(map(values.__getitem__, op.reads))
-                    out._held = freeze(read + (result,) if op.reads_out else read)
+                    out._held = freeze(read + (result,) if op.reads_out else read, inputs, values)
                 else:
                     out._held = None
                 return out

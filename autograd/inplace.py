@@ -16,8 +16,10 @@ Backpropagating through such a released Node again raises `RuntimeError`: its ar
 Several Nodes may hold one array; it is given back when the last lets go. Graphs of scalars need none of
 this: their values are immutable NumPy scalars, kept by the Nodes.
 
-What is not seen: writes through another view of the same memory made before the graph recorded (a
-``Tensor(a[:10])`` guards the view, not ``a``), and arrays that are read-only already (left as they are).
+A view is held with the arrays it views (its ``.base`` chain): ``W.data[...] = 0`` fails while a graph holds
+``W.T``, and ``Tensor(a[:10])`` guards ``a`` too. What is not seen: writes through another view of the same
+memory made before the graph recorded (``b = a[:5]``, then ``b[0] = 1``), and arrays that are read-only
+already (left as they are). A view released while another graph still holds its base stays read-only.
 
 Its cost on the seed's training step is measured by ``python -m benchmarks --only guard-cost`` (the same steps
 with the guard on and off, in one process): see the README.
@@ -29,10 +31,10 @@ import threading
 
 import numpy as np
 
-__all__ = ["freeze", "release", "Hold", "is_held", "RELEASED", "released_error"]
+__all__ = ["freeze", "Hold", "is_held", "RELEASED", "released_error"]
 
 _ndarray = np.ndarray
-_holds: dict[int, list] = {}  # id(array) -> [array, number of Nodes holding it read-only]
+_holds: dict[int, int] = {}  # id(array) -> number of Holds keeping it read-only (the Holds keep the arrays alive)
 _lock = threading.Lock()  # graphs recorded by several threads may share arrays (a model's weights)
 _lock_acquire, _lock_release = _lock.acquire, _lock.release
 
@@ -41,22 +43,30 @@ RELEASED = ()
 backpropagated again."""
 
 
-def freeze(values) -> Hold | None:
-    """Make the writeable ndarrays among ``values`` read-only for one more holder: their `Hold`, or None if none."""
+def freeze(read, inputs=(), values=()) -> Hold | None:
+    """Make the writeable ndarrays among ``read`` read-only for one more holder: their `Hold`, or None if none.
+
+    ``read`` holds what a new node's VJPs read, ``inputs`` and ``values`` are its input Tensors and their
+    values. A view in ``read`` is held with every array whose writes it would see (see `_viewed`).
+    """
+    for array in read:
+        if type(array) is _ndarray and array.base is not None:
+            read = _with_viewed(read, inputs, values)
+            break
     frozen = ()
     holds = _holds
     _lock_acquire()  # once per op, not per array; acquire/release cost half of a `with _lock:` block (callgrind)
     try:
-        for array in values:
+        for array in read:
             if type(array) is not _ndarray:  # NumPy scalars are immutable
                 continue
             key = id(array)
-            entry = holds.get(key)
-            if entry is not None:
-                entry[1] += 1
+            count = holds.get(key)
+            if count:
+                holds[key] = count + 1
             elif array.flags.writeable:
                 array.setflags(False)  # positional: 120 ns, with write=False 310 ns (keyword parsing)
-                holds[key] = [array, 1]
+                holds[key] = 1
             else:
                 continue  # read-only already (a broadcast view, a user's choice): not ours to give back
             frozen += (array,)
@@ -69,26 +79,41 @@ def freeze(values) -> Hold | None:
     return hold
 
 
-def release(frozen: tuple) -> None:
-    """Let go of arrays `freeze` froze; each becomes writeable again when its last holder lets go."""
-    holds = _holds
-    _lock_acquire()
-    try:
-        for array in frozen:
-            key = id(array)
-            entry = holds.get(key)
-            if entry is None:
-                continue
-            entry[1] -= 1
-            if entry[1]:
-                continue
-            del holds[key]
-            try:
-                array.setflags(True)
-            except ValueError:  # a view whose base is still held read-only by another graph: it stays so
-                pass
-    finally:
-        _lock_release()
+def _with_viewed(read: tuple, inputs, values) -> tuple:
+    """``read`` with each view in it followed by the arrays it views (`_viewed`), bases after their views."""
+    expanded = ()
+    for array in read:
+        expanded += (array,) if type(array) is not _ndarray or array.base is None else _viewed(array, inputs, values)
+    return expanded
+
+
+def _viewed(view, inputs, values) -> tuple:
+    """``view``, the arrays up the graph it is a view of, and the array that owns their memory, in that order.
+
+    NumPy's ``.base`` of a view is the owner of the memory, skipping the views in between: a node reading
+    ``W.T`` where ``W.data`` is itself a view would leave ``W.data`` writeable. The graph knows the chain:
+    the op that made a view (transpose, reshape, getitem, ...) recorded the value it viewed. ``view`` is
+    one of ``values`` (an input's value) or the new node's output (viewing among ``values`` themselves).
+    """
+    chain = (view,)
+    owner = view.base
+    pairs = zip(inputs, values)
+    for tensor, value in zip(inputs, values):
+        if value is view:  # an input's value: what it views is among the inputs of the op that made it
+            pairs = zip(tensor._inputs, tensor._values) if tensor._op is not None else ()
+            break
+    while True:
+        for tensor, value in pairs:
+            if type(value) is _ndarray and value is not view and (value is owner or value.base is owner):
+                break
+        else:
+            break
+        if value is owner:
+            break
+        chain += (value,)
+        view = value
+        pairs = zip(tensor._inputs, tensor._values) if tensor._op is not None else ()
+    return chain + (owner,) if type(owner) is _ndarray else chain
 
 
 class Hold:
@@ -97,14 +122,30 @@ class Hold:
     A recorded Tensor keeps its Hold in ``_held`` (None when the op froze nothing, as in every scalar
     graph, which so pays nothing for the finalizer). Backward lets go of it by replacing it with
     `RELEASED`; a graph that dies unbackpropagated frees it with the Tensor. Either way the finalizer gives
-    the arrays back: one place, and no second call per held op.
+    the arrays back, each when its last holder lets go: one place, and no second call per held op.
     """
 
     __slots__ = ("arrays",)
 
     def __del__(self):
-        if release is not None:  # (None when the interpreter is shutting down)
-            release(self.arrays)
+        holds = _holds
+        if holds is None:  # the interpreter is shutting down
+            return
+        _lock_acquire()
+        try:
+            # Bases last in, first out: NumPy makes a view writeable only when the array it views is.
+            for array in reversed(self.arrays):
+                key = id(array)
+                count = holds.pop(key, 0)
+                if count > 1:
+                    holds[key] = count - 1
+                elif count:
+                    try:
+                        array.setflags(True)
+                    except ValueError:  # a view whose base another graph still holds: it stays read-only
+                        pass
+        finally:
+            _lock_release()
 
 
 _new_hold = Hold.__new__
@@ -123,7 +164,7 @@ def is_held(array) -> bool:
     >>> is_held(a), a.flags.writeable
     (False, True)
     """
-    return id(array) in _holds and _holds[id(array)][0] is array
+    return id(array) in _holds  # a held array is alive, so no other live object has its id
 
 
 def released_error(who: str, node) -> RuntimeError:

@@ -298,7 +298,7 @@ def _guarded_sample(step, masks: list, guarded: bool, calls: int):
     return run
 
 
-def _hold_nothing(values):
+def _hold_nothing(read, inputs=(), values=()):
     return None
 
 

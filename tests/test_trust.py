@@ -70,6 +70,48 @@ def test_an_array_held_by_two_graphs_stays_read_only_until_both_let_go():
     assert a.flags.writeable
 
 
+@pytest.mark.parametrize("make_view, write", [
+    (lambda W: W.T, lambda W: W.data.__setitem__(Ellipsis, 5.0)),  # transpose's output is a view of W.data
+    (lambda W: W.reshape(3, 2), lambda W: W.data.__iadd__(1.0)),
+    (lambda W: W[:, 1:], lambda W: W.data.__setitem__((0, 2), 9.0)),
+], ids=["transpose", "reshape", "getitem"])
+def test_writing_into_the_array_a_read_view_was_made_from_is_refused_and_backward_stays_right(make_view, write):
+    # Found after the guard landed: only the view an op read was held read-only, so a write into the
+    # viewed array (the Tensor's own .data) silently changed the values backward multiplied by.
+    W = Tensor(np.arange(6.0).reshape(2, 3))
+    view = make_view(W)
+    other = Tensor(np.ones(view.shape))
+    y = (view * other).sum()
+    with pytest.raises(ValueError, match=READ_ONLY):
+        write(W)
+    y.backward()
+    np.testing.assert_array_equal(other.grad, make_view(Tensor(np.arange(6.0).reshape(2, 3))).data)
+    assert W.data.flags.writeable and view.data.flags.writeable  # given back, bases first
+    write(W)
+
+
+def test_a_tensor_wrapping_a_view_guards_the_array_it_views():
+    a = np.arange(6.0)
+    x = Tensor(a[:4])
+    y = (x * x).sum()
+    with pytest.raises(ValueError, match=READ_ONLY):
+        a[0] = 100.0
+    y.backward()
+    np.testing.assert_array_equal(x.grad, 2 * np.arange(4.0))
+    assert a.flags.writeable and x.data.flags.writeable
+    a[0] = 100.0
+
+
+def test_an_array_viewed_by_two_graphs_is_given_back_when_both_let_go():
+    W = Tensor(np.ones((2, 3)))
+    first = (W.T * 2.0).sum()
+    second = (W * W).sum()
+    first.backward()
+    assert not W.data.flags.writeable  # `second` still reads it
+    second.backward()
+    assert W.data.flags.writeable
+
+
 def test_ops_that_read_no_values_leave_their_inputs_writeable():
     a = np.ones(3)
     y = (Tensor(a) + 1.0).sum()  # add's gradient does not depend on the values
