@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from weakref import ref as _weak_ref
 
+import numpy as np
+
 __all__ = ["Node", "node_view"]
 
 
@@ -25,7 +27,8 @@ class Node:
         op: the `autograd.ops.Op` applied (``op.name``, ``op.symbol``).
         inputs: the input Tensors, in argument order (constants are Tensors that do not require grad).
         params: the op's non-differentiable parameters (``{"axis": 1}``), or None when it has none.
-        saved: what forward kept for the backward pass (only ops declared with ``saves=True``), else None.
+        saved: what forward kept for the backward pass (only ops declared with ``saves=True``), else None;
+            its arrays are shown through read-only views, as backward reads them.
         module: the dotted name of the `nn` module that recorded the node (``"Affine1"``), or None.
 
     >>> from autograd import Tensor
@@ -66,8 +69,23 @@ def node_view(t) -> Node:
     node.op, node.inputs, node.params, node.module, node.saved = t._op, t._inputs, t._params, t._module, None
     if t._op.saves:  # the record keeps what forward saved among the params, as the VJPs take it
         params = dict(t._params)
-        node.saved = params.pop("saved")
+        node.saved = _read_only(params.pop("saved"))
         node.params = params or None
     node._values, node._out_value, node._output = t._values, t._out_value, _weak_ref(t)
     t._node = node
     return node
+
+
+def _read_only(saved):
+    """``saved`` with each ndarray in it (alone or in a tuple) replaced by a read-only view of it.
+
+    Only the Node hands what forward saved to users, and backward reads it: a write through ``node.saved``
+    would change a gradient without a word, so the view refuses it (the arrays themselves stay as they are).
+    """
+    if type(saved) is np.ndarray:
+        view = saved.view()
+        view.setflags(write=False)
+        return view
+    if type(saved) is tuple:
+        return tuple(map(_read_only, saved))
+    return saved

@@ -112,6 +112,29 @@ def test_an_array_viewed_by_two_graphs_is_given_back_when_both_let_go():
     assert W.data.flags.writeable
 
 
+def test_what_forward_saved_cannot_be_changed_through_the_node():
+    # Found this session: node.saved handed out the array softmax-CE's backward multiplies by, writeable;
+    # zeroing it made every gradient 0 without a word.
+    logits = Tensor(np.array([[1.0, 2.0, 3.0]]))
+    targets = np.array([[0.0, 0.0, 1.0]])
+    y = autograd.softmax_cross_entropy(logits, targets)
+    with pytest.raises(ValueError, match=READ_ONLY):
+        y.node.saved[...] = 0.0
+    y.backward()
+    probabilities = np.exp([1.0, 2.0, 3.0]) / np.exp([1.0, 2.0, 3.0]).sum()
+    np.testing.assert_allclose(logits.grad, [probabilities - [0.0, 0.0, 1.0]])
+
+
+def test_saved_tuples_are_shown_read_only_too():
+    x = Tensor(np.arange(8.0).reshape(2, 4))
+    y = autograd.batch_norm(x, Tensor(np.ones(4)), Tensor(np.zeros(4)), axes=(0,), eps=1e-5)
+    saved = y.node.saved
+    assert isinstance(saved, tuple) and saved
+    for array in saved:
+        with pytest.raises(ValueError, match=READ_ONLY):
+            array[...] = 0.0
+
+
 def test_ops_that_read_no_values_leave_their_inputs_writeable():
     a = np.ones(3)
     y = (Tensor(a) + 1.0).sum()  # add's gradient does not depend on the values
