@@ -243,13 +243,23 @@ def _grad_adder():
                     f"backward: a gradient of shape {g.shape} reached {t!r}, whose data has shape {data.shape}: "
                     "its .data was replaced by an array of another shape after the graph was recorded"
                 )
-            if type(g) is _ndarray:
-                if not g.flags.writeable or g.base is not None or id(g) in stored:
-                    g = g.copy()
-                stored.add(id(g))
+            g = _owned(g, stored)
         current = t._grad
         t._grad = g if current is None else current + g
     return add
+
+
+def _owned(g, stored: set):
+    """``g``, or a copy if it is an array another result of this pass may share (a view, read-only, or handed out).
+
+    ``stored`` holds the ids of the arrays handed out so far; they stay alive, so no id is reused. The add
+    op hands one gradient array to both its inputs: without the copy, ``gx *= 0.1`` would scale ``gy`` too.
+    """
+    if type(g) is _ndarray:
+        if not g.flags.writeable or g.base is not None or id(g) in stored:
+            g = g.copy()
+        stored.add(id(g))
+    return g
 
 
 def _label(t) -> str:
@@ -290,6 +300,9 @@ def grad(outputs, inputs, grad_outputs=None, create_graph: bool = False, allow_u
          retain_graph: bool | None = None):
     """The gradients of ``outputs`` with respect to ``inputs``, as Tensors; ``.grad`` is left untouched.
 
+    Without ``create_graph`` each result holds an array of its own, as each ``.grad`` of `backward` does
+    (never one shared with another result or a view of one), so it can be changed in place safely.
+
     Args:
         outputs: a Tensor or a list of Tensors to differentiate.
         inputs: a Tensor (returns one Tensor) or a sequence of Tensors (returns a tuple); a Tensor may
@@ -327,9 +340,12 @@ def grad(outputs, inputs, grad_outputs=None, create_graph: bool = False, allow_u
         wanted.setdefault(t, []).append(i)
     results = [None] * len(inputs)
 
+    stored = set()
+
     def collect(t, g):
         for index in wanted.get(t, ()):
-            results[index] = g
+            # Each array result is its own, as each .grad of `backward` is: in-place changes stay in it.
+            results[index] = g if create_graph else _owned(g, stored)
 
     if create_graph:
         with enable_grad():

@@ -182,11 +182,7 @@ class _BookNetwork(Module):
         with self._mode(True):
             loss = self.loss_tensor(x, t)
         grads = autograd.grad(loss, list(parameters.values()))
-        result = {}
-        for key, g in zip(parameters, grads):
-            array = g.data  # a view (of a reshaped sum, say) is copied: the caller gets arrays of its own
-            result[key] = array if array.base is None else array.copy()
-        return result
+        return {key: g.data for key, g in zip(parameters, grads)}  # `grad` gives arrays of their own
 
 
 class MLP(_BookNetwork):

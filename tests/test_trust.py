@@ -494,6 +494,21 @@ def test_grad_of_the_same_input_twice_returns_it_at_both_places():
     np.testing.assert_array_equal(second.data, [2.0, 4.0])
 
 
+def test_grad_gives_each_input_an_array_of_its_own():
+    # Found this session: add hands one gradient array to both inputs, and grad returned it twice, so
+    # scaling one result in place (as an update rule may) scaled the other; a transpose's gradient came
+    # back as a view. backward's .grad never shared; grad now gives the same guarantee.
+    x, y = Tensor(np.ones(3)), Tensor(np.ones(3))
+    gx, gy = grad((x + y).sum(), [x, y])
+    gx.data *= 0.5
+    np.testing.assert_array_equal(gy.data, np.ones(3))
+    first, second = grad((x * x).sum(), [x, x])
+    assert not np.shares_memory(first.data, second.data)
+    W = Tensor(np.ones((2, 3)))
+    gW = grad((W.T * 2.0).sum(), W)
+    assert gW.data.base is None and gW.data.flags.writeable
+
+
 def test_grad_with_respect_to_a_constant_says_it_does_not_require_grad():
     x, c = Tensor(2.0), Tensor(3.0, requires_grad=False, name="c")
     with pytest.raises(RuntimeError, match=r"grad: input 0 'c' of shape \(\) does not require grad"):
