@@ -1,5 +1,6 @@
 """Hypothesis strategies for property-testing ops: shapes (0-d and empty ones too), broadcast pairs, float32
-and float64 arrays over wide magnitudes, NaN and inf, axes (negative and tuples), permutations and indices.
+and float64 arrays over wide magnitudes, NaN and inf, axes (negative and tuples), permutations, indices and
+memory layouts (views, Fortran order, negative strides).
 
 Users can import them to test their own ops the way graphgrad tests its own (needs ``hypothesis``, which
 the ``dev`` extra installs). The defaults draw small, finite, well-scaled float64 values; each strategy
@@ -21,7 +22,7 @@ from hypothesis.extra import numpy as hnp
 __all__ = [
     "float_arrays", "array_shapes", "edge_shapes", "broadcastable_shapes", "matmul_shapes", "well_conditioned",
     "float_dtypes", "magnitudes", "scaled_arrays", "with_non_finite", "axes", "reduction_params",
-    "transpose_axes", "indices",
+    "transpose_axes", "indices", "LAYOUTS", "lay_out", "laid_out",
 ]
 
 FLOAT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
@@ -209,6 +210,57 @@ def with_non_finite(draw, arrays, *, values=(np.nan, np.inf, -np.inf)):
         for position in positions:
             flat[position] = draw(st.sampled_from(values))
     return array
+
+
+LAYOUTS = ("C", "Fortran", "reversed", "strided", "offset")
+"""The memory layouts `lay_out` makes: a C-contiguous copy; a Fortran-ordered copy; a view with every
+stride negative; a view taking every other element of a larger array; a view one element into a larger one."""
+
+
+def lay_out(array, layout: str) -> np.ndarray:
+    """``array``'s values (shape and dtype too) in a new array laid out in memory as ``layout`` says.
+
+    Every layout but ``"C"`` and ``"Fortran"`` is a view of a larger array that owns the memory, as an
+    input sliced from a batch or a transposed weight is: ops must give the same values and gradients
+    whatever the strides, and `autograd.inplace` must guard the memory, not just the view.
+
+    >>> a = np.arange(6.0).reshape(2, 3)
+    >>> [lay_out(a, layout).flags.c_contiguous for layout in LAYOUTS]
+    [True, False, False, False, True]
+    >>> all(np.array_equal(lay_out(a, layout), a) for layout in LAYOUTS)
+    True
+    """
+    array = np.asarray(array)
+    if layout == "C":
+        return np.array(array, order="C", copy=True)
+    if layout == "Fortran":
+        return np.array(array, order="F", copy=True)
+    if layout == "reversed":  # (a 0-d array has no strides to reverse: a view of a copy)
+        flip = (slice(None, None, -1),) * array.ndim + (Ellipsis,)
+        return np.array(array[flip], copy=True)[flip]
+    if layout == "strided" and array.ndim:
+        larger = np.zeros(array.shape[:-1] + (2 * array.shape[-1],), dtype=array.dtype)
+        view = larger[..., ::2]
+        view[...] = array
+        return view
+    if layout in ("offset", "strided"):  # (a 0-d array has no stride: offset)
+        larger = np.zeros(array.size + 1, dtype=array.dtype)
+        view = larger[1:].reshape(array.shape)
+        view[...] = array
+        return view
+    raise ValueError(f"lay_out: unknown layout {layout!r}; the layouts are {LAYOUTS}")
+
+
+def laid_out(array) -> st.SearchStrategy:
+    """``array``'s values in each of the memory layouts of `LAYOUTS` (see `lay_out`).
+
+    >>> from hypothesis import given
+    >>> @given(laid_out(np.ones((2, 3))))
+    ... def test_values(a):
+    ...     assert a.shape == (2, 3) and (a == 1).all()
+    >>> test_values()
+    """
+    return st.sampled_from(LAYOUTS).map(lambda layout: lay_out(array, layout))
 
 
 @st.composite

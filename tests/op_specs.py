@@ -617,8 +617,8 @@ SPECS_BY_NAME = {spec.name: spec for spec in SPECS}
 # Each entry: (reason, predicate(sample, check) -> bool). The matrix marks a (row, check) pair that a
 # predicate selects as xfail(strict=True), and `OpSpec.cases` (hypothesis) draws around them, so deleting
 # an entry here, once the fix is merged, turns both back into plain tests. Checks: "forward", "vjp",
-# "second_order", "grad_shape_dtype", "nonfinite".
-CHECKS = ("forward", "vjp", "second_order", "grad_shape_dtype", "nonfinite")
+# "second_order", "grad_shape_dtype", "nonfinite", "layout".
+CHECKS = ("forward", "vjp", "second_order", "grad_shape_dtype", "nonfinite", "layout")
 GRADIENT_CHECKS = ("vjp", "second_order")
 
 

@@ -7,8 +7,9 @@ in float64 (element by element for small inputs, in random directions for larger
 derivative through ``grad(..., create_graph=True)`` against central differences of the first gradient;
 (d) every gradient's shape and dtype (first and second order; float64, float32 and mixed pairs); and
 (e) where a NaN or inf input may make a gradient non-finite. Steps are relative to the row's magnitude, so
-tiny and large values are checked too. Binary ops are also called with one Tensor as both inputs, and
-(f) hypothesis draws further rows from `OpSpec.cases` (empty shapes, in-between magnitudes, NaN, dtypes).
+tiny and large values are checked too. Binary ops are also called with one Tensor as both inputs,
+(f) hypothesis draws further rows from `OpSpec.cases` (empty shapes, in-between magnitudes, NaN, dtypes), and
+(g) every differentiable row runs again on inputs in each memory layout of `autograd.testing.LAYOUTS`.
 
 Rows of known bugs are xfail(strict=True), chosen in one place: `op_specs.KNOWN_BUGS`.
 Issue 8's reproducers, as reported, close the file.
@@ -25,7 +26,7 @@ from hypothesis import assume, given, settings, strategies as st
 
 import autograd
 from autograd import Tensor, grad, no_grad, ops
-from autograd.testing import float_dtypes
+from autograd.testing import LAYOUTS, float_dtypes, lay_out
 from op_specs import CHECKS, SPECS, SPECS_BY_NAME, SAME_POSITION, Case, Sample, quietly, xfail_reason
 
 ROWS = [sample for spec in SPECS for sample in spec.samples()]
@@ -307,6 +308,35 @@ def check_nonfinite(sample):
         assert not unexpected.any(), f"input {k}: non-finite gradient at {np.argwhere(unexpected)[:3].tolist()}"
 
 
+# --- (g) any memory layout: views, Fortran order, negative strides -----------------------------------------------
+@pytest.mark.parametrize("layout", [layout for layout in LAYOUTS if layout != "C"])
+@pytest.mark.parametrize("sample", rows("layout", lambda s: s.differentiable))
+def test_inputs_in_any_memory_layout_give_the_same_values_and_gradients_and_are_given_back(sample, layout):
+    check_layout(sample, layout)
+
+
+def check_layout(sample, layout):
+    """Inputs sliced from a batch, transposed weights and reversed arrays reach ops as views with any strides:
+    an op that assumed C order, or a guard that held the view but not its memory, would show here."""
+    arrays = sample.arrays()
+    contiguous = leaves(arrays)
+    out = call(sample, contiguous)
+    u = _rng(sample).standard_normal(out.shape)
+    expected = _grads(out, contiguous, u)
+    laid = [lay_out(a, layout) for a in arrays]
+    inputs = [Tensor(a) for a in laid]
+    got_out = call(sample, inputs)
+    got = _grads(got_out, inputs, u)
+    np.testing.assert_allclose(got_out.data, out.data, rtol=1e-12, atol=0, equal_nan=True)
+    for g, want in zip(got, expected):
+        np.testing.assert_allclose(np.asarray(g.data if isinstance(g, Tensor) else g),
+                                   np.asarray(want.data if isinstance(want, Tensor) else want),
+                                   rtol=1e-12, atol=1e-300, equal_nan=True)
+    del got_out
+    for a in laid:  # the graph is backpropagated and dropped: every array, and the memory it views, is given back
+        assert a.flags.writeable and (a.base is None or a.base.flags.writeable)
+
+
 # --- one Tensor as both inputs of a binary op ---------------------------------------------------------------
 class Aliased(Sample):
     """A binary op's row called as ``op(x, x)``: both VJPs add into one gradient."""
@@ -354,6 +384,7 @@ def test_rows_drawn_by_hypothesis_pass_every_check_of_the_matrix(spec, data):
     if sample.differentiable:
         check_vjp(sample)
         check_second_order(sample)
+        check_layout(sample, data.draw(st.sampled_from(LAYOUTS), label="layout"))
     if sample.special and spec.nonfinite_grads is not None:
         check_nonfinite(sample)
 
