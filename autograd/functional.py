@@ -296,7 +296,11 @@ def getitem(x, index) -> Tensor:
 
 
 def _plain_index(index):
-    """Replace Tensors and lists inside an index by arrays, so the index is a constant parameter."""
+    """Replace Tensors and lists inside an index by arrays, so the index is a constant parameter.
+
+    An array index is copied: the node keeps it among its params for backward, and a caller's index
+    buffer refilled in place (the next batch's labels) must not move an old graph's gradient.
+    """
     if isinstance(index, tuple):
         return tuple(_plain_index(i) for i in index)
     if isinstance(index, Tensor):
@@ -311,6 +315,8 @@ def _plain_index(index):
         positions = np.asarray(index)
         # An empty list means no positions; NumPy would make it a float64 array and refuse it as an index.
         return positions.astype(np.intp) if positions.size == 0 else positions
+    if isinstance(index, np.ndarray):
+        return index.copy()
     return index
 
 
@@ -386,7 +392,9 @@ def softmax_cross_entropy(logits, t) -> Tensor:
             f"softmax_cross_entropy: targets of shape {target.shape} fit neither labels ({n},) nor "
             f"one-hot rows {(n, num_classes)} for logits of shape {logits_shape}"
         )
-    return apply(ops.SOFTMAX_CROSS_ENTROPY, logits, target=target)
+    # The node's own copy: the targets are a param, which the guard does not hold read-only, and a
+    # create_graph backward reads them again (a caller's label buffer may be refilled by then).
+    return apply(ops.SOFTMAX_CROSS_ENTROPY, logits, target=np.array(target))
 
 
 def _whole_number_labels(t: Tensor, num_classes: int) -> np.ndarray:

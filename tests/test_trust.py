@@ -135,6 +135,33 @@ def test_saved_tuples_are_shown_read_only_too():
             array[...] = 0.0
 
 
+@pytest.mark.parametrize("index, refilled", [(np.array([0, 1]), [3, 2]),
+                                             (np.array([True, True, False, False]), [False, False, True, True])],
+                         ids=["positions", "mask"])
+def test_an_index_array_changed_after_forward_cannot_move_the_gradient(index, refilled):
+    # Found this session (adversarial hunt): getitem kept the caller's index array by reference among its
+    # params, so refilling it in place (a reused label buffer) moved the gradient without a word.
+    x = Tensor(np.arange(4.0))
+    y = x[index]
+    index[...] = refilled
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, [1.0, 1.0, 0.0, 0.0])
+
+
+@pytest.mark.parametrize("targets", [np.array([0]), np.array([[1.0, 0.0, 0.0]])], ids=["labels", "one-hot"])
+def test_targets_changed_after_forward_cannot_change_a_create_graph_gradient(targets):
+    # Found this session (adversarial hunt): softmax-CE kept the caller's targets by reference; the plain
+    # backward used what forward saved, but a create_graph backward read the targets again.
+    logits = Tensor(np.array([[1.0, 2.0, 3.0]]))
+    loss = autograd.softmax_cross_entropy(logits, targets)
+    targets[...] = np.array([2]) if targets.ndim == 1 else [[0.0, 0.0, 1.0]]
+    plain = grad(loss, logits, retain_graph=True).data
+    recorded = grad(loss, logits, create_graph=True).data
+    probabilities = np.exp([1.0, 2.0, 3.0]) / np.exp([1.0, 2.0, 3.0]).sum()
+    np.testing.assert_allclose(plain, [probabilities - [1.0, 0.0, 0.0]])
+    np.testing.assert_allclose(recorded, plain)
+
+
 def test_ops_that_read_no_values_leave_their_inputs_writeable():
     a = np.ones(3)
     y = (Tensor(a) + 1.0).sum()  # add's gradient does not depend on the values
