@@ -18,8 +18,9 @@ this: their values are immutable NumPy scalars, kept by the Nodes.
 
 A view is held with the arrays it views (its ``.base`` chain): ``W.data[...] = 0`` fails while a graph holds
 ``W.T``, and ``Tensor(a[:10])`` guards ``a`` too. What is not seen: writes through another view of the same
-memory made before the graph recorded (``b = a[:5]``, then ``b[0] = 1``), and arrays that are read-only
-already (left as they are). A view released while another graph still holds its base stays read-only.
+memory made before the graph recorded (``b = a[:5]``, then ``b[0] = 1``; an ndarray subclass made by
+``a.view(Sub)`` is one too, while an ``np.memmap`` is held), and arrays that are read-only already (left as
+they are). A view released while another graph still holds its base stays read-only.
 
 Its cost on the seed's training step is measured by ``python -m benchmarks --only guard-cost`` (the same steps
 with the guard on and off, in one process): see the README.
@@ -58,7 +59,8 @@ def freeze(read, inputs=(), values=()) -> Hold | None:
     _lock_acquire()  # once per op, not per array; acquire/release cost half of a `with _lock:` block (callgrind)
     try:
         for array in read:
-            if type(array) is not _ndarray:  # NumPy scalars are immutable
+            # NumPy scalars are immutable; an ndarray subclass (np.memmap) comes as the owner of a view's memory
+            if type(array) is not _ndarray and not isinstance(array, _ndarray):
                 continue
             key = id(array)
             count = holds.get(key)
@@ -113,7 +115,7 @@ def _viewed(view, inputs, values) -> tuple:
         chain += (value,)
         view = value
         pairs = zip(tensor._inputs, tensor._values) if tensor._op is not None else ()
-    return chain + (owner,) if type(owner) is _ndarray else chain
+    return chain + (owner,) if isinstance(owner, _ndarray) else chain  # (an np.memmap too; not a bytes buffer)
 
 
 class Hold:

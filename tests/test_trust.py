@@ -162,6 +162,32 @@ def test_targets_changed_after_forward_cannot_change_a_create_graph_gradient(tar
     np.testing.assert_allclose(recorded, plain)
 
 
+class _Subclass(np.ndarray):
+    pass
+
+
+@pytest.mark.parametrize("kind", ["memmap", "subclass"])
+def test_an_ndarray_subclass_wrapped_or_used_as_a_constant_is_guarded_too(kind, tmp_path):
+    # Found this session (adversarial hunt): a Tensor of an np.memmap holds a plain view of it, and only
+    # exact ndarrays were held read-only, so a write into the memmap reached the graph without a word.
+    if kind == "memmap":
+        a = np.memmap(tmp_path / "a.bin", dtype=np.float64, mode="w+", shape=(3,))
+        a[:] = [1.0, 2.0, 3.0]
+    else:  # one that owns its memory (a view made by .view(_Subclass) is another view of an array: not seen)
+        a = _Subclass((3,))
+        a[:] = [1.0, 2.0, 3.0]
+    x = Tensor(a)
+    y = (x * x).sum()
+    constant = Tensor(np.ones(3)) * a
+    with pytest.raises(ValueError, match=READ_ONLY):
+        a[0] = 100.0
+    y.backward()
+    np.testing.assert_array_equal(x.grad, [2.0, 4.0, 6.0])
+    del constant
+    assert a.flags.writeable
+    a[0] = 100.0
+
+
 def test_ops_that_read_no_values_leave_their_inputs_writeable():
     a = np.ones(3)
     y = (Tensor(a) + 1.0).sum()  # add's gradient does not depend on the values
