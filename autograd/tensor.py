@@ -29,7 +29,14 @@ def as_float_array(data, dtype=None, *, who: str = "Tensor") -> np.ndarray:
     TypeError: Tensor: data of dtype <U1 is not numeric; expected floats, ints or bools
     """
     if isinstance(data, Tensor):
+        if data.requires_grad:
+            raise TypeError(
+                f"{who}: got a Tensor that requires grad; its values would become a constant and its gradient "
+                "would be lost without a word: pass the Tensor itself, or t.detach() for a constant"
+            )
         data = data._data
+    elif type(data) is list or type(data) is tuple:
+        _refuse_tensors_requiring_grad(data, who)
     try:
         array = np.asarray(data, dtype=dtype)
     except (ValueError, TypeError) as exc:
@@ -42,12 +49,30 @@ def as_float_array(data, dtype=None, *, who: str = "Tensor") -> np.ndarray:
     raise TypeError(f"{who}: data of dtype {array.dtype} is not numeric; expected floats, ints or bools")
 
 
+def _refuse_tensors_requiring_grad(items, who: str) -> None:
+    """Raise if a (nested) list or tuple holds a Tensor that requires grad: NumPy would copy its values out
+    through ``__array__``, and the result would be a constant that silently drops the Tensor's gradient."""
+    for item in items:
+        kind = type(item)
+        if kind is float or kind is int:  # the common case: numbers
+            continue
+        if kind is list or kind is tuple:
+            _refuse_tensors_requiring_grad(item, who)
+        elif isinstance(item, Tensor) and item.requires_grad:
+            raise TypeError(
+                f"{who}: a list holds a Tensor that requires grad (shape {item.shape}); it would become a "
+                "constant and its gradient would be lost without a word: combine Tensors with ops "
+                "(x * w, reshape, ...), or detach() them to use their values as constants"
+            )
+
+
 class Tensor:
     """A NumPy array in a recorded graph, with its gradient.
 
     Args:
         data: a number, nested list or ndarray. Float arrays are used without a copy (so the Tensor and
-            the array share memory); integer and bool data becomes float64. While a recorded graph still
+            the array share memory); integer and bool data becomes float64. A Tensor that requires grad,
+            alone or in a list, is refused (`TypeError`): it would become a constant without its gradient. While a recorded graph still
             needs the array for its backward pass, it is read-only (see `autograd.inplace`).
         requires_grad: whether backward computes a gradient for this Tensor. True by default, as in the
             seed where every input of the shopping bill gets its derivative.

@@ -188,6 +188,29 @@ def test_an_ndarray_subclass_wrapped_or_used_as_a_constant_is_guarded_too(kind, 
     a[0] = 100.0
 
 
+@pytest.mark.parametrize("make", [
+    lambda x: x + [x * 1.0, x * 2.0],
+    lambda x: autograd.exp([x, x]),
+    lambda x: Tensor([x * 2.0, 3.0]),
+    lambda x: Tensor([[1.0, x]]),
+    lambda x: Tensor(x * 2.0),
+], ids=["operand list", "op argument", "Tensor of a list", "nested list", "Tensor of a Tensor"])
+def test_a_tensor_requiring_grad_inside_a_list_or_tensor_call_is_refused_not_made_constant(make):
+    # Found this session (adversarial hunt): NumPy turned such Tensors into their values through
+    # __array__, so x + [x * 1, x * 2] gave x.grad 2 instead of 5, with no error.
+    x = Tensor(2.0)
+    with pytest.raises(TypeError, match="requires grad"):
+        make(x)
+
+
+def test_constants_inside_lists_and_tensor_calls_are_still_accepted():
+    c = Tensor(3.0, requires_grad=False)
+    assert Tensor([c, 1.0]).data.tolist() == [3.0, 1.0]
+    assert Tensor(c).item() == 3.0
+    x = Tensor(2.0)
+    assert Tensor(x.detach()).item() == 2.0
+
+
 def test_ops_that_read_no_values_leave_their_inputs_writeable():
     a = np.ones(3)
     y = (Tensor(a) + 1.0).sum()  # add's gradient does not depend on the values
