@@ -111,6 +111,24 @@ class Tensor:
     # NumPy defers to our reflected operators: `array + tensor` calls Tensor.__radd__ and records the op.
     __array_ufunc__ = None
 
+    def __array_function__(self, func, types, args, kwargs):
+        # np.dot(x, W), np.where, np.concatenate, ... would compute on the values through __array__ and
+        # record nothing: the book's np.dot(x, W) on Tensors left W.grad None without a word. Only the
+        # functions that look at a shape run; the rest say what to use.
+        if func in _SHAPE_FUNCTIONS:
+            return func(*(a._data if isinstance(a, Tensor) else a for a in args), **kwargs)
+        name = getattr(func, "__name__", str(func))
+        if name in ("dot", "matmul"):
+            instead = "x @ W (autograd.dot)"
+        elif hasattr(_F, name):
+            instead = f"autograd.{name}"
+        else:
+            instead = "graphgrad's ops"
+        raise TypeError(
+            f"np.{name} got a Tensor: NumPy would compute on its values and record nothing, so no gradient "
+            f"would flow through it; use {instead}, or pass t.data to compute on the values alone"
+        )
+
     def __init__(self, data, requires_grad: bool = True, name: str | None = None, dtype=None):
         array = as_float_array(data, dtype)
         # A number (not an array the caller may share) is kept as a NumPy scalar; see __slots__.
@@ -351,6 +369,9 @@ class Tensor:
     def flatten(self, start_dim: int = 0, end_dim: int = -1):
         """All axes merged into one by default, as NumPy's ``ndarray.flatten`` (`autograd.flatten` keeps axis 0)."""
         return _F.flatten(self, start_dim, end_dim)
+
+
+_SHAPE_FUNCTIONS = frozenset({np.shape, np.ndim, np.size})  # NumPy functions Tensor.__array_function__ lets run
 
 
 def _fill(t: Tensor, data, requires_grad: bool, name) -> Tensor:

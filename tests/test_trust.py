@@ -211,6 +211,29 @@ def test_constants_inside_lists_and_tensor_calls_are_still_accepted():
     assert Tensor(x.detach()).item() == 2.0
 
 
+@pytest.mark.parametrize("call, instead", [
+    (lambda x, W: np.dot(x, W), "x @ W"),
+    (lambda x, W: np.concatenate([x, x]), "graphgrad's ops"),
+    (lambda x, W: np.where(x.data > 0, x, 0.0), "graphgrad's ops"),
+    (lambda x, W: np.tensordot(x, W, 1), "graphgrad's ops"),
+    (lambda x, W: np.clip(x, 0, 1), "autograd.clip"),
+    (lambda x, W: np.linalg.norm(x), "graphgrad's ops"),
+], ids=["dot", "concatenate", "where", "tensordot", "clip", "norm"])
+def test_numpy_functions_given_a_tensor_raise_instead_of_dropping_the_graph(call, instead):
+    # Found this session (adversarial hunt): the book's np.dot(x, W) on Tensors ran on the values through
+    # __array__ and returned an ndarray, so loss.backward() left W.grad None without a word.
+    x, W = Tensor(np.ones((2, 3))), Tensor(np.ones((3, 2)))
+    with pytest.raises(TypeError, match=r"got a Tensor: NumPy would compute on its values") as error:
+        call(x, W)
+    assert instead in str(error.value)
+
+
+def test_numpy_functions_that_read_a_shape_still_take_tensors():
+    x = Tensor(np.ones((2, 3)))
+    assert (np.shape(x), np.ndim(x), np.size(x), np.size(x, 1)) == ((2, 3), 2, 6, 3)
+    assert np.asarray(x) is x.data  # a conversion, not a computation: the values, as documented
+
+
 def test_ops_that_read_no_values_leave_their_inputs_writeable():
     a = np.ones(3)
     y = (Tensor(a) + 1.0).sum()  # add's gradient does not depend on the values
