@@ -10,7 +10,7 @@ from operator import attrgetter
 
 import numpy as np
 
-from .inplace import freeze
+from .inplace import freeze, seal_view
 from .mode import current as _current_mode
 from .tensor import Tensor, _fill, as_float_array
 
@@ -75,6 +75,8 @@ def apply(op, *inputs, **params) -> Tensor:
         result, saved = result
     if type(result) is not _ndarray and not isinstance(result, _generic):
         result = np.asarray(result)
+    if type(result) is _ndarray and result.base is not None:
+        seal_view(result, values)  # a view of an input is read-only: writes would reach the input
     out = _fill(_new_tensor(Tensor), result, False, None)  # a NumPy scalar for 0-d results: see Tensor.__slots__
     if mode.grad_enabled:
         for t in inputs:

@@ -18,7 +18,8 @@ this: their values are immutable NumPy scalars, kept by the Nodes.
 
 A view is held with the arrays it views (its ``.base`` chain): ``W.data[...] = 0`` fails while a graph holds
 ``W.T``, and ``Tensor(a[:10])`` guards ``a`` too. What is not seen: writes through another view of the same
-memory made before the graph recorded (``b = a[:5]``, then ``b[0] = 1``; an ndarray subclass made by
+memory made outside graphgrad before the graph recorded (``b = a[:5]``, then ``b[0] = 1``; the views
+graphgrad's own ops return are read-only, see `seal_view`; an ndarray subclass made by
 ``a.view(Sub)`` is one too, while an ``np.memmap`` is held), and arrays that are read-only already (left as
 they are). A view released while another graph still holds its base stays read-only.
 
@@ -32,7 +33,7 @@ import threading
 
 import numpy as np
 
-__all__ = ["freeze", "Hold", "is_held", "RELEASED", "released_error"]
+__all__ = ["freeze", "seal_view", "Hold", "is_held", "RELEASED", "released_error"]
 
 _ndarray = np.ndarray
 _holds: dict[int, int] = {}  # id(array) -> number of Holds keeping it read-only (the Holds keep the arrays alive)
@@ -116,6 +117,21 @@ def _viewed(view, inputs, values) -> tuple:
         view = value
         pairs = zip(tensor._inputs, tensor._values) if tensor._op is not None else ()
     return chain + (owner,) if isinstance(owner, _ndarray) else chain  # (an np.memmap too; not a bytes buffer)
+
+
+def seal_view(result, values) -> None:
+    """Make an op's output read-only for good when it is a view of one of its inputs' arrays (``values``).
+
+    reshape, transpose, getitem with slices and flatten return views: a write into ``v.data`` of
+    ``v = x.reshape(3)`` would write into ``x``'s array under every graph that read it, even one recorded
+    after ``v`` was made, where holding ``x`` read-only cannot see it (PyTorch refuses in-place changes to
+    views of leaves too). Copy the output to change it.
+    """
+    owner = result.base
+    for value in values:
+        if value is owner or (type(value) is _ndarray and value.base is owner):
+            result.setflags(False)
+            return
 
 
 class Hold:
