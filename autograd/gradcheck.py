@@ -78,7 +78,8 @@ def gradcheck(fn, *inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 
         fn: a function of the inputs returning a Tensor.
         *inputs: Tensors, arrays, or other arguments (passed through unchanged).
         eps: the central-difference step.
-        atol, rtol: an element passes when ``|backprop - numerical| <= atol + rtol * |numerical|``.
+        atol, rtol: an element passes when ``|backprop - numerical| <= atol + rtol * |numerical|``; a NaN
+            or infinite value on either side fails (it cannot be checked).
         seed: seeds the random weights ``u``.
 
     Returns:
@@ -118,14 +119,17 @@ def gradcheck(fn, *inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 
     for (position, leaf), backprop in zip(checked, analytic):
         backprop = np.zeros(leaf.shape) if backprop is None else backprop.data
         numeric = numerical_gradient(lambda _: projected(), leaf, eps)
-        bad = np.abs(backprop - numeric) > atol + rtol * np.abs(numeric)
+        # Written so that NaN fails: `difference > tolerance` is False for NaN, and a check that passes a NaN
+        # gradient (or a NaN numerical value, where f is undefined around x) has checked nothing.
+        bad = ~(np.abs(backprop - numeric) <= atol + rtol * np.abs(numeric))
         if bad.any():
             index = tuple(int(i) for i in np.argwhere(bad)[0])
             label = f" ({leaf.name!r})" if leaf.name else ""
+            b, n = float(backprop[index]), float(numeric[index])
+            why = (f"difference {abs(b - n):.3g} exceeds atol {atol} + rtol {rtol} * |numerical|"
+                   if np.isfinite(b) and np.isfinite(n) else "a NaN or infinite value cannot be checked")
             raise GradcheckError(
                 f"gradcheck: input {position}{label} of shape {leaf.shape}, element {index}: "
-                f"backprop {float(backprop[index])!r} vs numerical {float(numeric[index])!r}, "
-                f"difference {abs(backprop[index] - numeric[index]):.3g} exceeds "
-                f"atol {atol} + rtol {rtol} * |numerical|"
+                f"backprop {b!r} vs numerical {n!r}, {why}"
             )
     return True

@@ -200,3 +200,15 @@ def test_gradcheck_catches_a_wrong_vjp_inside_a_larger_graph_and_on_non_scalar_o
 
 def test_gradcheck_treats_unused_inputs_as_zero_gradient():
     assert gradcheck(lambda a, b: (a * 2).sum(), np.ones(2), np.ones(3))
+
+
+def test_gradcheck_fails_on_a_nan_gradient_or_a_nan_numerical_value():
+    # Found this session (adversarial hunt): `difference > tolerance` is False for NaN, so gradcheck
+    # returned True for a VJP that returned NaN, and for log near 0 where the numerical value is NaN.
+    nan_vjp = Op("nan_vjp", forward=lambda x: 2.0 * x, vjp=lambda g, out, x: g * np.nan)
+    with pytest.raises(GradcheckError, match=r"backprop nan vs numerical 2\.0.*a NaN or infinite value cannot be checked"):
+        gradcheck(lambda x: autograd.apply(nan_vjp, x).sum(), np.array([1.0, 2.0]))
+    with np.errstate(invalid="ignore"), pytest.raises(GradcheckError, match="numerical nan"):
+        gradcheck(lambda x: autograd.log(x).sum(), np.array([1e-7]))
+    with np.errstate(invalid="ignore"), pytest.raises(GradcheckError, match="backprop nan vs numerical nan"):
+        gradcheck(lambda x: (x * np.nan).sum(), np.array([1.0]))
