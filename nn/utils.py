@@ -48,7 +48,7 @@ def blas_threads(threads: int | None):
     return threadpool_limits(limits=int(threads))
 
 
-def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0) -> float:
+def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = True) -> float:
     """Scale the gradients of ``parameters`` so that their joint norm is at most ``max_norm``; return the norm.
 
     The norm is taken over all gradients together, as if they were one vector (parameters whose
@@ -60,13 +60,19 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0) -> floa
         parameters: a Tensor or an iterable of Tensors (``model.parameters()``).
         max_norm: the largest norm allowed, > 0.
         norm_type: 2.0 (Euclidean, the default) or ``math.inf`` (the largest absolute value).
+        error_if_nonfinite: raise if a gradient holds NaN or inf (the default). With False, such
+            gradients are left as they are, unclipped, and the norm returned is NaN or inf.
+
+    The norm is computed in float64 and scaled by the largest absolute entry first, so gradients of
+    1e20 in float32 (or 1e200 in float64) give their true norm, not an overflow to inf.
 
     Returns:
         The joint norm of the gradients before clipping, as a float.
 
     Raises:
         TypeError: a parameter is not a Tensor, or ``max_norm`` is not a number.
-        ValueError: ``max_norm`` is not > 0, or ``norm_type`` is neither 2 nor inf.
+        ValueError: ``max_norm`` is not > 0, or ``norm_type`` is neither 2 nor inf; a gradient holds
+            NaN or inf (naming the parameter), unless ``error_if_nonfinite`` is False.
 
     >>> w = Tensor([0.0, 0.0]); w.grad = np.array([3.0, 4.0])
     >>> clip_grad_norm_([w], max_norm=1.0)
@@ -87,10 +93,24 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0) -> floa
     with_grad = [param for param in params if param.grad is not None]
     if not with_grad:
         return 0.0
-    if norm_type == math.inf:
-        total = max(float(np.max(np.abs(param.grad), initial=0.0)) for param in with_grad)
-    else:
-        total = math.sqrt(sum(float(np.vdot(param.grad, param.grad)) for param in with_grad))
+    maxima = [float(np.max(np.abs(param.grad), initial=0.0)) for param in with_grad]
+    if not all(map(math.isfinite, maxima)):  # (Python's max() would skip a NaN)
+        if error_if_nonfinite:
+            index, param = next((i, p) for i, p in enumerate(params)
+                                if p.grad is not None and not np.isfinite(p.grad).all())
+            label = f" {param.name!r}" if param.name else ""
+            raise ValueError(
+                f"clip_grad_norm_: the gradient of parameter {index}{label} (shape {param.shape}) "
+                "holds NaN or inf, so there is no norm to clip to; pass error_if_nonfinite=False to leave "
+                "such gradients as they are"
+            )
+        return math.nan if any(np.isnan(param.grad).any() for param in with_grad) else math.inf
+    largest = max(maxima)
+    if norm_type == math.inf or largest == 0.0:
+        total = largest
+    else:  # scaled by the largest entry: squaring 1e20 in float32 (1e200 in float64) would overflow to inf
+        total = largest * math.sqrt(sum(float(np.vdot(scaled, scaled)) for scaled in
+                                        (param.grad.astype(np.float64) / largest for param in with_grad)))
     coefficient = float(max_norm) / (total + 1e-6)
     if coefficient < 1.0:
         for param in with_grad:

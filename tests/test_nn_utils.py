@@ -73,3 +73,26 @@ def test_blas_threads_limits_the_pool_for_its_block_only():
 def test_blas_threads_refuses_what_is_not_a_thread_count(threads):
     with pytest.raises(ValueError, match="blas_threads: threads must be a whole number >= 1 or None"):
         blas_threads(threads)
+
+
+@pytest.mark.parametrize("dtype, big", [(np.float32, 1e20), (np.float64, 1e200)])
+def test_clip_takes_the_true_norm_of_huge_gradients_instead_of_zeroing_them(dtype, big):
+    # Found this session (adversarial hunt): the squares overflowed to inf, the norm came back inf and the
+    # coefficient max_norm / inf = 0 set every gradient to zero: a silent zero step when clipping mattered.
+    w = Tensor(np.zeros(2, dtype))
+    w.grad = np.array([big, big], dtype)
+    norm = clip_grad_norm_([w], max_norm=1.0)
+    assert norm == pytest.approx(big * np.sqrt(2.0), rel=1e-6)
+    np.testing.assert_allclose(w.grad, [np.sqrt(0.5), np.sqrt(0.5)], rtol=1e-5)
+    assert w.grad.dtype == dtype
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_clip_refuses_a_nan_or_inf_gradient_by_default_and_leaves_it_alone_when_asked(bad):
+    a, b = Tensor(np.zeros(2), name="a"), Tensor(np.zeros(2), name="b")
+    a.grad, b.grad = np.array([3.0, 4.0]), np.array([bad, 1.0])
+    with pytest.raises(ValueError, match=r"gradient of parameter 1 'b' \(shape \(2,\)\) holds NaN or inf"):
+        clip_grad_norm_([a, b], max_norm=1.0)
+    norm = clip_grad_norm_([a, b], max_norm=1.0, error_if_nonfinite=False)
+    assert np.isnan(norm) if np.isnan(bad) else norm == np.inf
+    np.testing.assert_array_equal(a.grad, [3.0, 4.0])
