@@ -98,6 +98,21 @@ def _check_buffer(module, key: str, value) -> None:
         raise TypeError(f"{type(module).__name__}.{key}: a buffer must be a float ndarray, got {what}")
 
 
+def _refuse_unregistered_members(module, key: str, value) -> None:
+    """Raise if a list, tuple or dict assigned to ``module.key`` holds Modules or Parameters: they would not be
+    registered, so their parameters would be missing from parameters(), state_dict(), save() and every optimizer."""
+    items = value.values() if isinstance(value, dict) else value
+    for item in items:
+        if isinstance(item, (Module, Parameter)):
+            kind = "nn.Modules" if isinstance(item, Module) else "Parameters"
+            raise TypeError(
+                f"{type(module).__name__}.{key}: a {type(value).__name__} holding {kind} does not register them, "
+                "so their parameters would be missing from parameters(), state_dict(), save() and every "
+                "optimizer without a word; hold modules in an nn.Sequential (seq[i] and seq[name] give each "
+                "back; a dict of names to modules keeps the names), or assign each to an attribute of its own"
+            )
+
+
 class Module:
     """Base class of layers and networks: subclasses assign Parameters and Modules, and define ``forward``.
 
@@ -153,6 +168,8 @@ class Module:
             members[key].assign(value, f"{type(self).__name__}.{key}")
             return
         else:
+            if isinstance(value, (list, tuple, dict)):
+                _refuse_unregistered_members(self, key, value)
             members.pop(key, None)
         object.__setattr__(self, key, value)
 

@@ -269,3 +269,38 @@ def test_a_damaged_archive_is_refused(tmp_path):
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(ValueError, match="w.npz"):
         nn.Linear(2, 3).load(path)
+
+
+@pytest.mark.parametrize("holder", [
+    lambda: [nn.Linear(2, 2, rng=0), nn.Linear(2, 2, rng=1)],
+    lambda: (nn.Linear(2, 2, rng=0),),
+    lambda: {"first": nn.Linear(2, 2, rng=0)},
+    lambda: [nn.Parameter(np.zeros(2))],
+], ids=["list", "tuple", "dict", "parameters"])
+def test_modules_or_parameters_in_a_plain_container_attribute_are_refused_not_silently_unregistered(holder):
+    # Found this session (adversarial hunt): self.blocks = [Linear(...), Linear(...)] ran forward, but its
+    # parameters were missing from parameters(), state_dict(), save() and every optimizer: nothing trained.
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.blocks = holder()
+
+    with pytest.raises(TypeError, match=r"Net\.blocks: a (list|tuple|dict) holding .* does not register them.*nn\.Sequential"):
+        Net()
+
+
+def test_a_sequential_holds_blocks_that_a_loop_calls_and_registers_them():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.blocks = nn.Sequential(nn.Linear(2, 2, rng=0), nn.Linear(2, 2, rng=1))
+            self.names = ["plain", "values"]  # containers of other things are left alone
+
+        def forward(self, x):
+            for index in range(len(self.blocks)):
+                x = self.blocks[index](x)
+            return x
+
+    net = Net()
+    assert net(np.ones((1, 2))).shape == (1, 2)
+    assert len(net.parameters()) == 4 and len(net.state_dict()) == 4
