@@ -56,7 +56,8 @@ class Parameter(Tensor):
 
         Raises:
             TypeError: ``value`` is not numeric.
-            ValueError: ``value``'s shape differs from the parameter's.
+            ValueError: ``value``'s shape differs from the parameter's, or a finite value of a wider float
+                dtype does not fit the parameter's (float64 1e300 into float32 would become inf).
         """
         who = who or f"Parameter {self.name!r}"
         array = np.asarray(value._data if isinstance(value, Tensor) else value)
@@ -65,6 +66,17 @@ class Parameter(Tensor):
         data = self.data
         if array.shape != data.shape:
             raise ValueError(f"{who}: a new value of shape {array.shape} does not fit the parameter's shape {data.shape}")
+        if array.dtype.kind == "f" and array.dtype.itemsize > data.dtype.itemsize:
+            with np.errstate(over="ignore"):  # checked here: a finite value must not become inf
+                array = array.astype(data.dtype)
+            overflowed = np.isinf(array) & np.isfinite(np.asarray(value._data if isinstance(value, Tensor) else value))
+            if overflowed.any():
+                index = tuple(int(i) for i in np.argwhere(overflowed)[0])
+                original = np.asarray(value._data if isinstance(value, Tensor) else value)[index]
+                raise ValueError(
+                    f"{who}: the value {float(original)!r} at index {index} does not fit the parameter's dtype "
+                    f"{data.dtype} (largest {float(np.finfo(data.dtype).max):.4g}): it would become inf"
+                )
         if data.flags.writeable:
             np.copyto(data, array, casting="unsafe")
         else:

@@ -304,3 +304,21 @@ def test_a_sequential_holds_blocks_that_a_loop_calls_and_registers_them():
     net = Net()
     assert net(np.ones((1, 2))).shape == (1, 2)
     assert len(net.parameters()) == 4 and len(net.state_dict()) == 4
+
+
+def test_loading_a_float64_value_too_large_for_a_float32_parameter_is_refused_naming_the_entry(tmp_path):
+    # Found this session (adversarial hunt): np.copyto(casting="unsafe") turned 1e300 into inf, with only
+    # NumPy's RuntimeWarning; the loaded model then computed with an infinite weight.
+    wide = nn.MLP([4, 5, 3], rng=0)
+    W1 = dict(wide.named_parameters())["W1"]
+    W1.data[0, 0] = 1e300
+    path = tmp_path / "wide.npz"
+    wide.save(path)
+    narrow = nn.MLP([4, 5, 3], rng=0, dtype=np.float32)
+    with pytest.raises(ValueError, match=r"W1.*the value 1e\+300 at index \(0, 0\) does not fit the parameter's dtype float32"):
+        narrow.load(path)
+    W1.data[0, 0] = 0.5  # an ordinary value only rounds
+    wide.save(path)
+    narrow.load(path)
+    loaded = dict(narrow.named_parameters())["W1"].data
+    assert loaded.dtype == np.float32 and loaded[0, 0] == np.float32(0.5)
