@@ -6,6 +6,8 @@ the ops themselves, forward and backward, live in `autograd.ops`.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from .node import node_view
@@ -72,8 +74,9 @@ class Tensor:
     Args:
         data: a number, nested list or ndarray. Float arrays are used without a copy (so the Tensor and
             the array share memory); integer and bool data becomes float64. A Tensor that requires grad,
-            alone or in a list, is refused (`TypeError`): it would become a constant without its gradient. While a recorded graph still
-            needs the array for its backward pass, it is read-only (see `autograd.inplace`).
+            alone or in a list, is refused (`TypeError`): it would become a constant without its gradient.
+            While a recorded graph still needs the array for its backward pass, it is read-only (see
+            `autograd.inplace`).
         requires_grad: whether backward computes a gradient for this Tensor. True by default, as in the
             seed where every input of the shopping bill gets its derivative.
         name: an optional label, shown by ``repr`` and by `viz` drawings.
@@ -161,6 +164,7 @@ class Tensor:
         data = self._data
         if type(data) is not np.ndarray:
             self._data = data = np.asarray(data)
+            _FROM_SCALARS[id(data)] = data  # the setter may make it a scalar again; a caller's 0-d array it keeps
         return data
 
     @data.setter
@@ -168,8 +172,10 @@ class Tensor:
         # Checked as the constructor checks. A graph already recorded keeps the values it saw, so a new
         # array here changes what the next forward pass computes, never an old graph's gradient.
         if value is self._data:  # `x.data -= lr * x.grad` hands the same array back, changed in place
-            if value.ndim == 0:  # a scalar's value goes back to a NumPy scalar (see __slots__): 0-d array
-                self._data = value[()]  # arithmetic made micrograd's demo step 3x slower after the first update
+            # A scalar's value goes back to a NumPy scalar (see __slots__): 0-d array arithmetic made
+            # micrograd's demo step 3x slower after the first update. A caller's own 0-d array stays shared.
+            if value.ndim == 0 and _FROM_SCALARS.get(id(value)) is value:
+                self._data = value[()]
             return
         array = as_float_array(value, who="Tensor.data")
         grad = self._grad
@@ -370,6 +376,10 @@ class Tensor:
         """All axes merged into one by default, as NumPy's ``ndarray.flatten`` (`autograd.flatten` keeps axis 0)."""
         return _F.flatten(self, start_dim, end_dim)
 
+
+# The 0-d arrays `Tensor.data` made from a NumPy scalar. A 0-d array a caller wrapped (``Tensor(np.array(5.))``)
+# is not among them, so an in-place update keeps sharing it, as every float array is shared.
+_FROM_SCALARS = weakref.WeakValueDictionary()  # id -> array (ndarrays are unhashable)
 
 _SHAPE_FUNCTIONS = frozenset({np.shape, np.ndim, np.size})  # NumPy functions Tensor.__array_function__ lets run
 

@@ -192,3 +192,16 @@ def test_comparisons_give_boolean_arrays_and_are_not_recorded():
 def test_tensors_stay_hashable_with_identity_equality():
     a, b = Tensor(1.0), Tensor(1.0)
     assert len({a, b}) == 2 and a in {a}
+
+
+def test_a_wrapped_0d_array_stays_shared_through_in_place_updates():
+    # Found this session (adversarial hunt): the data setter turned every 0-d array back into a NumPy
+    # scalar after an in-place update, so a caller's wrapped 0-d array stopped sharing: a == 4, x == 3.
+    a = np.array(5.0)
+    x = Tensor(a)
+    x.data -= 1.0
+    x.data -= 1.0
+    assert a == 3.0 and x.data is a
+    scalar = Tensor(5.0)  # a number stays a NumPy scalar inside after an update (see Tensor.__slots__)
+    scalar.data -= 1.0
+    assert type(scalar._data) is np.float64 and scalar.item() == 4.0
