@@ -533,7 +533,24 @@ def _max_pool_forward(x, kernel, stride, pad, pad_value):
     winners = rows.argmax(axis=1)  # the first maximum of each window, as the book's np.argmax
     out = rows[np.arange(rows.shape[0]), winners]
     oh, ow = out_size(x.shape[2], kernel[0], stride[0], pad[0]), out_size(x.shape[3], kernel[1], stride[1], pad[1])
+    if (pad[0] or pad[1]) and pad_value == -np.inf:
+        _real_winners(winners, out, x.shape, kernel, stride, pad, c)
     return out.reshape(n, oh, ow, c).transpose(0, 3, 1, 2), winners
+
+
+def _real_winners(winners, out, shape, kernel, stride, pad, channels) -> None:
+    """Give each window whose maximum is -inf its first real pixel, not a -inf padding cell that tied with it.
+
+    Padding never wins otherwise; where every real value of a window is -inf, np.argmax's first maximum
+    could be padding, and the window's gradient would reach no pixel.
+    """
+    lost = np.flatnonzero(out == -np.inf)
+    if not lost.size:
+        return
+    real = _im2col_forward(np.ones((1, 1) + tuple(shape[2:]), dtype=np.float64), kernel, stride, pad, 0.0)
+    real = real.reshape(-1, kernel[0] * kernel[1]) > 0  # (oh * ow, kernel area): which cells are pixels
+    windows = (lost // channels) % real.shape[0]  # im2col's rows run over (n, oh, ow, c)
+    winners[lost] = real[windows].argmax(axis=1)
 
 
 def _max_pool_scatter(g, shape, kernel, stride, pad, winners):

@@ -324,3 +324,13 @@ def test_elementwise_float32_gradients_match_float64_central_differences(name, c
     with autograd.no_grad():
         numerical = numerical_gradient(lambda a: float(np.sum(call(Tensor(a)).data * weights)), x64.copy())
     np.testing.assert_allclose(leaf.grad, numerical, rtol=1e-6, atol=1e-6)
+
+
+def test_max_pool_gives_a_window_of_minus_inf_pixels_its_first_pixel_not_the_padding():
+    # Found this session (adversarial hunt): np.argmax's first maximum was a -inf padding cell when every
+    # pixel of the window was -inf too, so that window's gradient reached no pixel.
+    x = Tensor(np.array([[[[-np.inf, 5.0], [1.0, 2.0]]]]))
+    out = autograd.max_pool2d(x, 2, stride=2, pad=1)
+    assert out.data[0, 0, 0, 0] == -np.inf
+    out.sum().backward()
+    np.testing.assert_array_equal(x.grad, [[[[1.0, 1.0], [1.0, 1.0]]]])
