@@ -251,20 +251,21 @@ class Momentum(Optimizer):
 class Nesterov(Momentum):
     """Nesterov's accelerated gradient, in the book's form (Sutskever et al. 2013, reparametrised).
 
-    ``W += momentum² v; W -= (1 + momentum) lr dW; v = momentum v - lr dW``. Momentum's settings and
-    velocity state; only the update differs.
+    ``v = momentum v - lr dW; W += momentum² v; W -= (1 + momentum) lr dW``, the new velocity moving W,
+    in the book's order (``common/optimizer.py``). Momentum's settings and velocity state; only the update
+    differs.
 
     >>> params, grads = {"W": np.array([1.0])}, {"W": np.array([1.0])}
-    >>> Nesterov(lr=0.1, momentum=0.9).update(params, grads); params["W"]
-    array([0.81])
+    >>> Nesterov(lr=0.1, momentum=0.9).update(params, grads); params["W"].round(6)
+    array([0.729])
     """
 
     def _update(self, param, grad, state):
         v = state["v"]
-        param += self.momentum * self.momentum * v
-        param -= (1.0 + self.momentum) * self.lr * grad
         v *= self.momentum
         v -= self.lr * grad
+        param += self.momentum * self.momentum * v
+        param -= (1.0 + self.momentum) * self.lr * grad
 
 
 class AdaGrad(Optimizer):

@@ -98,11 +98,11 @@ class BookNesterov:
     def update(self, params, grads):
         if self.v is None:
             self.v = {key: np.zeros_like(val) for key, val in params.items()}
-        for key in params.keys():
-            params[key] += self.momentum * self.momentum * self.v[key]
-            params[key] -= (1 + self.momentum) * self.lr * grads[key]
+        for key in params.keys():  # the book's order (common/optimizer.py): v first, then W with the new v
             self.v[key] *= self.momentum
             self.v[key] -= self.lr * grads[key]
+            params[key] += self.momentum * self.momentum * self.v[key]
+            params[key] -= (1 + self.momentum) * self.lr * grads[key]
 
 
 class BookAdaGrad:
@@ -390,3 +390,12 @@ def test_weight_decay_must_be_a_number_at_least_zero():
         Adam(weight_decay=-0.1)
     with pytest.raises(TypeError, match=r"SGD: weight_decay must be a real number, got str '0'"):
         SGD(weight_decay="0")
+
+
+def test_nesterov_takes_the_books_first_step():
+    # Found this session (adversarial hunt): the reference above had copied graphgrad's order, not the
+    # book's, so the comparison passed while every step differed from the book's (0.81 here, not 0.729).
+    params, grads = {"W": np.array([1.0])}, {"W": np.array([1.0])}
+    Nesterov(lr=0.1, momentum=0.9).update(params, grads)
+    # v = 0.9 * 0 - 0.1 * 1 = -0.1; W = 1 + 0.81 * (-0.1) - 1.9 * 0.1 * 1 = 0.729
+    np.testing.assert_allclose(params["W"], [0.729])
