@@ -44,7 +44,9 @@ class _GraphLayer:
     def _backward(self, dout):
         if getattr(self, "_out", None) is None:
             raise RuntimeError(f"{type(self).__name__}.backward: call forward first")
-        grads = autograd.grad(self._out, list(self._inputs), grad_outputs=dout)
+        # Retained, as the book's layers can run backward again after one forward: the graph reads private
+        # snapshots (`_leaf`) only, so nothing can have changed them in place; the next forward drops it.
+        grads = autograd.grad(self._out, list(self._inputs), grad_outputs=dout, retain_graph=True)
         return tuple(_value(g) for g in grads)
 
 
