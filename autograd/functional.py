@@ -548,6 +548,9 @@ def conv2d(x, W, b=None, stride=1, pad=0) -> Tensor:
             f"{w_shape[1]} (shape {w_shape})"
         )
     kernel = (int(w_shape[2]), int(w_shape[3]))
+    if min(kernel) < 1 or w_shape[0] < 1:  # an empty kernel would give zeros, larger than the input, without a word
+        raise ValueError(f"conv2d: the filters of shape {w_shape} must have at least one filter and a kernel of "
+                         "at least 1 x 1")
     _window_geometry("conv2d", x_shape, kernel, stride, pad)
     num_filters = w_shape[0]
     if b is not None and _shape_of(b) != (num_filters,):

@@ -180,7 +180,10 @@ class Affine(_GraphLayer):
 
 
 def _side(who: str, size: int, kernel: int, stride: int, pad: int) -> int:
-    """The book's output side ``(size + 2 pad - kernel) // stride + 1``, refusing a kernel larger than the input."""
+    """The book's output side ``(size + 2 pad - kernel) // stride + 1``, refusing a kernel larger than the input,
+    an empty kernel (it would give zeros larger than the input) and a stride below 1."""
+    if kernel < 1 or stride < 1:
+        raise ValueError(f"{who}: the window ({kernel}) and the stride ({stride}) must be at least 1")
     if size + 2 * pad < kernel:
         raise ValueError(f"{who}: a window of {kernel} does not fit an input side of {size} with pad {pad}")
     return (size + 2 * pad - kernel) // stride + 1

@@ -334,3 +334,18 @@ def test_max_pool_gives_a_window_of_minus_inf_pixels_its_first_pixel_not_the_pad
     assert out.data[0, 0, 0, 0] == -np.inf
     out.sum().backward()
     np.testing.assert_array_equal(x.grad, [[[[1.0, 1.0], [1.0, 1.0]]]])
+
+
+@pytest.mark.parametrize("filters", [(1, 1, 0, 2), (1, 1, 2, 0), (0, 1, 2, 2)], ids=["no rows", "no columns", "no filters"])
+def test_an_empty_kernel_or_no_filters_is_refused_not_computed_as_zeros(filters):
+    # Found this session (adversarial hunt): a (1, 1, 0, 2) kernel gave an all-zero output larger than the
+    # input, with zero gradients; no filters gave a confusing reshape error.
+    with pytest.raises(ValueError, match="at least one filter and a kernel of at least 1 x 1"):
+        autograd.conv2d(Tensor(np.ones((1, 1, 3, 3))), Tensor(np.ones(filters)))
+
+
+@pytest.mark.parametrize("W, stride", [(np.ones((1, 1, 0, 2)), 1), (np.ones((1, 1, 2, 2)), 0)], ids=["empty", "stride 0"])
+def test_the_compat_convolution_refuses_an_empty_kernel_or_a_zero_stride(W, stride):
+    from nn import compat
+    with pytest.raises(ValueError, match="must be at least 1"):
+        compat.Convolution(W, np.zeros(1), stride=stride).forward(np.ones((1, 1, 4, 4)))
