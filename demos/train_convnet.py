@@ -22,7 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from nn import SimpleConvNet
-from nn.data import sample_batch
+from nn.data import epoch_started, sample_batch
 from nn.datasets import load_mnist
 from nn.optim import OPTIMIZERS
 from nn.utils import TRAINING_THREADS, blas_threads
@@ -101,9 +101,8 @@ def plot_curves(run: dict, path: str) -> None:
     smooth = np.convolve(run["loss"], np.ones(window) / window, mode="valid")
     loss_ax.plot(run["loss"], lw=0.3, alpha=0.3, color="C0")
     loss_ax.plot(np.arange(window - 1, len(run["loss"])), smooth, label=f"mean of {window}")
-    epochs = np.arange(len(run["train_acc"]))
-    acc_ax.plot(epochs, run["train_acc"], "o-", ms=4, label="train")
-    acc_ax.plot(epochs, run["test_acc"], "s-", ms=4, label="test")
+    acc_ax.plot(run["epochs"], run["train_acc"], "o-", ms=4, label="train")
+    acc_ax.plot(run["epochs"], run["test_acc"], "s-", ms=4, label="test")
     loss_ax.set(xlabel="step", ylabel="batch loss", yscale="log", title="training loss")
     acc_ax.set(xlabel="epoch", ylabel=f"accuracy (first {run['eval_size']} images)", ylim=(0, 1),
                title=f"accuracy (final test {run['final_test_acc']:.4f} on all)")
@@ -168,7 +167,7 @@ def train(args) -> dict:
     iterations = max(int(args.epochs * iter_per_epoch), 1)
     eval_train, eval_test = slice(0, args.eval_size), slice(0, args.eval_size)
     eval_sizes = f"first {min(args.eval_size, train_size)} train, {min(args.eval_size, len(t_test))} test images"
-    run = {"loss": [], "train_acc": [], "test_acc": [], "eval_size": args.eval_size}
+    run = {"loss": [], "epochs": [], "train_acc": [], "test_acc": [], "eval_size": args.eval_size}
     step_time = 0.0
     started = time.perf_counter()
     steps = tqdm(range(iterations), desc="training", unit="step", disable=args.quiet or args.no_progress)
@@ -179,10 +178,12 @@ def train(args) -> dict:
         step_time += time.perf_counter() - tick
         if i % 50 == 0:
             steps.set_postfix(loss=f"{np.mean(run['loss'][-100:]):.4f}", refresh=False)
-        if i % iter_per_epoch == 0:
+        epoch = epoch_started(i, iter_per_epoch)  # the book's i % iter_per_epoch == 0, once per epoch always
+        if epoch is not None:
+            run["epochs"].append(epoch + 1)  # counted from 1, as the book's Trainer counts
             run["train_acc"].append(network.accuracy(x_train[eval_train], t_train[eval_train]))
             run["test_acc"].append(network.accuracy(x_test[eval_test], t_test[eval_test]))
-            say(f"epoch {len(run['train_acc']):3d} (step {i:5d}): train acc {run['train_acc'][-1]:.4f}, "
+            say(f"epoch {epoch + 1:3d} (step {i:5d}): train acc {run['train_acc'][-1]:.4f}, "
                 f"test acc {run['test_acc'][-1]:.4f}  ({eval_sizes}; {time.perf_counter() - started:.0f} s)")
     wall_time = time.perf_counter() - started
     run["final_test_acc"] = network.accuracy(x_test, t_test)

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from benchmarks.seed_layers import SeedTwoLayerNet
 from nn import TwoLayerNet
-from nn.data import sample_batch
+from nn.data import epoch_started, sample_batch
 from nn.datasets import load_mnist
 from nn.optim import OPTIMIZERS
 from nn.utils import TRAINING_THREADS, blas_threads
@@ -103,9 +103,8 @@ def plot_curves(runs: dict, path: str, train_size: int = FULL_TRAIN_SIZE) -> Non
         if style == "-":
             loss_ax.plot(run["loss"], lw=0.3, alpha=0.3, color="C0")
         loss_ax.plot(np.arange(window - 1, len(run["loss"])), smooth, style, label=f"{name} (mean of {window})")
-        epochs = np.arange(len(run["train_acc"]))
-        acc_ax.plot(epochs, run["train_acc"], "o" + style, ms=4, label=f"train ({name})")
-        acc_ax.plot(epochs, run["test_acc"], "s" + style, ms=4, label=f"test ({name})")
+        acc_ax.plot(run["epochs"], run["train_acc"], "o" + style, ms=4, label=f"train ({name})")
+        acc_ax.plot(run["epochs"], run["test_acc"], "s" + style, ms=4, label=f"test ({name})")
     loss_ax.set(xlabel="step", ylabel="batch loss", yscale="log", title="training loss")
     final_test = runs["graphgrad"]["final_test_acc"]
     acc_ax.set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1), title=f"accuracy (final test {final_test:.4f})")
@@ -137,7 +136,7 @@ def train(args) -> dict:
         seed_network = SeedTwoLayerNet.from_params(network.params, dtype=dtype)
         runs["hand-written"] = {"network": seed_network, "optimizer": make_optimizer(args), "step": seed_step}
     for run in runs.values():
-        run.update(loss=[], train_acc=[], test_acc=[], time=0.0)
+        run.update(loss=[], epochs=[], train_acc=[], test_acc=[], time=0.0)
     say = (lambda *_: None) if args.quiet else tqdm.write
 
     train_size = x_train.shape[0]
@@ -158,13 +157,14 @@ def train(args) -> dict:
             run["time"] += time.perf_counter() - tick
         if i % 50 == 0:
             steps.set_postfix(loss=f"{np.mean(runs['graphgrad']['loss'][-100:]):.4f}", refresh=False)
-        if i % iter_per_epoch == 0:
-            line = f"epoch {len(runs['graphgrad']['train_acc']):3d} (step {i:5d}):"
+        epoch = epoch_started(i, iter_per_epoch)  # the book's i % iter_per_epoch == 0, once per epoch always
+        if epoch is not None:
+            line = f"epoch {epoch:3d} (step {i:5d}):"
             for name, run in runs.items():
+                run["epochs"].append(epoch)
                 run["train_acc"].append(run["network"].accuracy(x_train, t_train))
                 run["test_acc"].append(run["network"].accuracy(x_test, t_test))
                 line += f"  {name}: train acc {run['train_acc'][-1]:.4f}, test acc {run['test_acc'][-1]:.4f}"
-            epoch = len(runs["graphgrad"]["train_acc"]) - 1
             if epoch % print_every == 0 or i + iter_per_epoch >= args.iterations:
                 say(line)
     wall_time = time.perf_counter() - started

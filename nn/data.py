@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-__all__ = ["DataLoader", "sample_batch"]
+__all__ = ["epoch_started", "DataLoader", "sample_batch"]
 
 
 def _as_generator(rng: int | np.random.Generator | None, owner: str) -> np.random.Generator:
@@ -109,6 +109,25 @@ class DataLoader:
     def __repr__(self) -> str:
         return (f"DataLoader({self.num_samples} samples, batch_size={self.batch_size}, "
                 f"shuffle={self.shuffle}, drop_last={self.drop_last}, {len(self)} batches)")
+
+
+def epoch_started(step: int, steps_per_epoch: float) -> int | None:
+    """The number of the epoch that ``step`` starts (0 for step 0), or None if it starts none.
+
+    Epoch k starts at the first step at or after ``k * steps_per_epoch``. With a whole number of steps
+    per epoch that is the book's ``i % iter_per_epoch == 0``. When the batch size does not divide the
+    training set (468.75 steps per epoch for 60,000 images in batches of 128), the book's test fires
+    only where the product is whole (every 4th epoch there); this fires once per epoch.
+
+    >>> [step for step in range(10) if epoch_started(step, 2.5) is not None]
+    [0, 3, 5, 8]
+    >>> epoch_started(600, 600.0), epoch_started(601, 600.0)
+    (1, None)
+    """
+    epoch = math.floor(step / steps_per_epoch)
+    if step == 0 or epoch > math.floor((step - 1) / steps_per_epoch):
+        return epoch
+    return None
 
 
 def sample_batch(*arrays, batch_size: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:

@@ -97,3 +97,14 @@ def test_runs_as_a_module_from_the_command_line(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert "final test acc" in done.stdout and "epoch" not in done.stdout  # --quiet: the summary only
     assert (tmp_path / "convnet_filters.png").exists() and (tmp_path / "train_convnet.png").exists()
+
+
+def test_epoch_lines_count_real_epochs_when_the_batch_size_does_not_divide_the_set(tmp_path, capsys):
+    # Found this session (adversarial hunt): 250 images in batches of 100 printed 3 lines for 6 epochs,
+    # labelled 1, 2, 3 while they were the starts of epochs 1, 3 and 5.
+    result = train_convnet.main(TINY + ["--train-size", "250", "--batch-size", "100", "--epochs", "6",
+                                        "--out", str(tmp_path)])
+    printed = capsys.readouterr().out
+    for epoch, step in ((1, 0), (2, 3), (3, 5), (4, 8), (5, 10), (6, 13)):
+        assert f"epoch {epoch:3d} (step {step:5d}):" in printed
+    assert result["run"]["epochs"] == [1, 2, 3, 4, 5, 6]

@@ -144,3 +144,14 @@ def test_gradient_check_demo_reports_a_failed_check(monkeypatch, capsys):
     result = gradient_check.main(["--data-dir", SUBSET, "--hidden-size", "2"])
     assert not result["passed"]
     assert "FAILED" in capsys.readouterr().out
+
+
+def test_epoch_lines_count_real_epochs_when_the_batch_size_does_not_divide_the_set(tmp_path, capsys):
+    # Found this session (adversarial hunt): with 5,000 images in batches of 128 (39.0625 steps an epoch) the
+    # book's i % iter_per_epoch == 0 fired only at step 625 (epoch 16), and it was labelled "epoch 1".
+    result = train_mnist.main(["--data-dir", SUBSET, "--iterations", "120", "--batch-size", "128", "--out",
+                               str(tmp_path), "--no-progress"])
+    printed = capsys.readouterr().out
+    for epoch, step in ((0, 0), (1, 40), (2, 79), (3, 118)):
+        assert f"epoch {epoch:3d} (step {step:5d}):" in printed
+    assert result["graphgrad"]["epochs"] == [0, 1, 2, 3]
