@@ -65,6 +65,7 @@ def test_full_size_plot_has_no_subset_title(tmp_path, monkeypatch):
     titles = []
     monkeypatch.setattr(matplotlib.figure.Figure, "savefig",
                         lambda figure, *a, **k: titles.append(figure._suptitle))
-    run = {"loss": [2.3, 1.0, 0.5], "train_acc": [0.1, 0.9], "test_acc": [0.1, 0.9], "final_test_acc": 0.9}
+    run = {"loss": [2.3, 1.0, 0.5], "epochs": [0, 1], "train_acc": [0.1, 0.9], "test_acc": [0.1, 0.9],
+           "final_test_acc": 0.9}
     train_mnist.plot_curves({"graphgrad": run}, str(tmp_path / "curves.png"), train_size=60000)
     assert titles == [None]
