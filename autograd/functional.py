@@ -345,9 +345,7 @@ def softmax_cross_entropy(logits, t) -> Tensor:
     Raises:
         ValueError: labels out of range, a Tensor of labels holding a value that is not a whole
             number, or targets whose shape fits neither form.
-        TypeError: an ndarray (or list) of float or bool labels: give integers, as NumPy can hold them;
-            targets computed by recorded ops (``softmax(teacher_logits)``): they would get no gradient,
-            so ``detach()`` them to say so.
+        TypeError: an ndarray (or list) of float or bool labels: give integers, as NumPy can hold them.
 
     >>> logits = Tensor([[2.0, 1.0, 0.1]])
     >>> loss = softmax_cross_entropy(logits, [0])
@@ -363,12 +361,6 @@ def softmax_cross_entropy(logits, t) -> Tensor:
     ...
     ValueError: softmax_cross_entropy: labels must be whole numbers, got 0.5 at index 0 of the labels Tensor of shape (1,)
     """
-    if isinstance(t, Tensor) and t.node is not None:
-        raise TypeError(
-            f"softmax_cross_entropy: the targets were computed by ops (the last one {t.node.op.name}), but targets "
-            "get no gradient, so the gradient through them would be lost without a word; pass t.detach() to "
-            "use their values as constants"
-        )
     logits_shape = logits.shape if isinstance(logits, Tensor) else np.shape(logits)
     if isinstance(t, Tensor) and t.ndim == len(logits_shape) - 1 and len(logits_shape) in (1, 2):
         target = _whole_number_labels(t, logits_shape[-1])  # a Tensor holds floats: labels come as 0., 3., 1.
