@@ -115,11 +115,14 @@ class Tensor:
     __array_ufunc__ = None
 
     def __array_function__(self, func, types, args, kwargs):
-        # np.dot(x, W), np.where, np.concatenate, ... would compute on the values through __array__ and
-        # record nothing: the book's np.dot(x, W) on Tensors left W.grad None without a word. Only the
-        # functions that look at a shape run; the rest say what to use.
-        if func in _SHAPE_FUNCTIONS:
-            return func(*(a._data if isinstance(a, Tensor) else a for a in args), **kwargs)
+        # NumPy's functions run on the values. Where a Tensor that requires grad went in and a float result
+        # comes out, that result would carry no graph: the book's np.dot(x, W) on Tensors left W.grad None
+        # without a word, so that is refused. Comparisons, argmax, saving, shapes, and any call on
+        # constants run as NumPy runs them.
+        needs_grad = []
+        result = func(*_values_of(args, needs_grad), **dict(zip(kwargs, _values_of(kwargs.values(), needs_grad))))
+        if not (needs_grad and _holds_floats(result)):
+            return result
         name = getattr(func, "__name__", str(func))
         if name in ("dot", "matmul"):
             instead = "x @ W (autograd.dot)"
@@ -128,8 +131,8 @@ class Tensor:
         else:
             instead = "graphgrad's ops"
         raise TypeError(
-            f"np.{name} got a Tensor: NumPy would compute on its values and record nothing, so no gradient "
-            f"would flow through it; use {instead}, or pass t.data to compute on the values alone"
+            f"np.{name} got a Tensor that requires grad: NumPy computes on its values and records nothing, so no "
+            f"gradient would flow through the result; use {instead}, or pass t.data to compute on the values alone"
         )
 
     def __init__(self, data, requires_grad: bool = True, name: str | None = None, dtype=None):
@@ -381,7 +384,27 @@ class Tensor:
 # is not among them, so an in-place update keeps sharing it, as every float array is shared.
 _FROM_SCALARS = weakref.WeakValueDictionary()  # id -> array (ndarrays are unhashable)
 
-_SHAPE_FUNCTIONS = frozenset({np.shape, np.ndim, np.size})  # NumPy functions Tensor.__array_function__ lets run
+def _values_of(items, needs_grad: list) -> list:
+    """``items`` with each Tensor (also inside a list or tuple, as np.concatenate takes them) replaced by its
+    data; a Tensor that requires grad is noted in ``needs_grad``."""
+    values = []
+    for item in items:
+        if isinstance(item, Tensor):
+            if item.requires_grad:
+                needs_grad.append(item)
+            item = item.data
+        elif type(item) is list or type(item) is tuple:
+            item = type(item)(_values_of(item, needs_grad))
+        values.append(item)
+    return values
+
+
+def _holds_floats(result) -> bool:
+    """Whether a NumPy function's result holds floats (a value a gradient would flow through)."""
+    if isinstance(result, (list, tuple)):
+        return any(map(_holds_floats, result))
+    return isinstance(result, (float, complex, np.floating, np.complexfloating)) or (
+        isinstance(result, np.ndarray) and result.dtype.kind in "fc")
 
 
 def _fill(t: Tensor, data, requires_grad: bool, name) -> Tensor:
