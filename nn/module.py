@@ -114,8 +114,14 @@ def _refuse_unregistered_members(module, key: str, value) -> None:
     """Raise if a list, tuple or dict assigned to ``module.key`` holds Modules or Parameters: they would not be
     registered, so their parameters would be missing from parameters(), state_dict(), save() and every optimizer."""
     items = value.values() if isinstance(value, dict) else value
-    for item in items:
-        if isinstance(item, (Module, Parameter)):
+    members = [item for item in items if isinstance(item, (Module, Parameter))]
+    if not members:
+        return
+    # Members registered elsewhere in the tree (self.layers = [self.fc1, self.fc2], the book's params dict of
+    # a child's weights) are not lost: only new ones would be.
+    registered = {id(m) for m in module.modules()} | {id(p) for _, p in module.named_parameters()}
+    for item in members:
+        if id(item) not in registered:
             kind = "nn.Modules" if isinstance(item, Module) else "Parameters"
             raise TypeError(
                 f"{type(module).__name__}.{key}: a {type(value).__name__} holding {kind} does not register them, "

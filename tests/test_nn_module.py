@@ -322,3 +322,16 @@ def test_loading_a_float64_value_too_large_for_a_float32_parameter_is_refused_na
     narrow.load(path)
     loaded = dict(narrow.named_parameters())["W1"].data
     assert loaded.dtype == np.float32 and loaded[0, 0] == np.float32(0.5)
+
+
+def test_a_container_of_members_registered_elsewhere_in_the_tree_is_accepted():
+    # A false-alarm hunt found the first version refusing these: nothing is lost, each is registered.
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1, self.fc2 = nn.Linear(4, 8, rng=0), nn.Linear(8, 2, rng=1)
+            self.hidden = [self.fc1, self.fc2]
+            self.params = {"W1": self.fc1.weight, "b1": self.fc1.bias}
+
+    net = Net()
+    assert len(net.parameters()) == 4 and net.hidden[0] is net.fc1
