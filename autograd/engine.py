@@ -75,13 +75,13 @@ def apply(op, *inputs, **params) -> Tensor:
         result, saved = result
     if type(result) is not _ndarray and not isinstance(result, _generic):
         result = np.asarray(result)
-    if type(result) is _ndarray and result.base is not None:
-        seal_view(result, values)  # a view of an input is read-only: writes would reach the input
     out = _fill(_new_tensor(Tensor), result, False, None)  # a NumPy scalar for 0-d results: see Tensor.__slots__
     if mode.grad_enabled:
         for t in inputs:
             if t.requires_grad:
                 out.requires_grad = True
+                if type(result) is _ndarray and result.base is not None:
+                    seal_view(result, values)  # a recorded view of an input is read-only: writes would reach it
                 out._op, out._out_value = op, result
                 out._x, out._y, out._more = inputs[0], inputs[1] if len(inputs) > 1 else None, inputs[2:]
                 out._x_value, out._y_value = values[0], values[1] if len(values) > 1 else None

@@ -120,12 +120,13 @@ def _viewed(view, inputs, values) -> tuple:
 
 
 def seal_view(result, values) -> None:
-    """Make an op's output read-only for good when it is a view of one of its inputs' arrays (``values``).
+    """Make a recorded op's output read-only for good when it is a view of one of its inputs' arrays.
 
     reshape, transpose, getitem with slices and flatten return views: a write into ``v.data`` of
     ``v = x.reshape(3)`` would write into ``x``'s array under every graph that read it, even one recorded
     after ``v`` was made, where holding ``x`` read-only cannot see it (PyTorch refuses in-place changes to
-    views of leaves too). Copy the output to change it.
+    views of leaves that require grad too). Only recorded outputs are sealed: under `no_grad`, or on
+    constants, views stay writeable. ``detach()`` gives a writeable copy; so does ``.data.copy()``.
     """
     owner = result.base
     for value in values:

@@ -10,6 +10,7 @@ import weakref
 
 import numpy as np
 
+from .inplace import is_held as _is_held
 from .node import node_view
 
 __all__ = ["Tensor", "as_float_array"]
@@ -302,8 +303,16 @@ class Tensor:
         self._grad = None
 
     def detach(self) -> "Tensor":
-        """A constant Tensor sharing this one's data, cut off from the graph."""
-        return Tensor(self._data, requires_grad=False, name=self.name)
+        """A constant Tensor sharing this one's data, cut off from the graph.
+
+        Data that is read-only for good (a recorded view of another Tensor's array, see
+        `autograd.inplace.seal_view`) is copied instead, so the detached Tensor can be changed in place
+        (``W = Tensor(a).reshape(4, 3).detach()``, then ``W.data -= lr * W.grad``).
+        """
+        data = self._data
+        if type(data) is np.ndarray and not data.flags.writeable and not _is_held(data):
+            data = data.copy()
+        return Tensor(data, requires_grad=False, name=self.name)
 
     # --- operators: one line each. ``+ - * / @`` and their reflections (``__add__``, ``__radd__``, ...) are
     # set on the class by `_bind`, each `engine.binary_operator` of its op. ---------------------------------

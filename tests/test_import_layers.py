@@ -40,7 +40,7 @@ def test_the_modules_of_autograd_import_one_another_without_a_circle():
 
     for module in sorted(graph):
         visit(module, [])
-    assert graph["tensor"] <= {"node"}
+    assert graph["tensor"] <= {"node", "mode", "inplace"}  # only the layers below it (see tensor._bind)
     assert order.index("tensor") < order.index("engine") < order.index("ops") < order.index("functional")
 
 

@@ -258,6 +258,21 @@ def test_a_view_an_op_returned_cannot_write_into_its_input(make_view):
     assert not view.data.flags.writeable and view.data[0] == 5.0
 
 
+def test_views_made_under_no_grad_or_of_constants_stay_writeable_and_detach_gives_a_writeable_copy():
+    # A false-alarm hunt found the first version sealing these too: no recorded graph is involved.
+    x = Tensor(np.arange(6.0))
+    with autograd.no_grad():
+        x.reshape(2, 3).data[0, 0] = 7.0  # writes into x's array, as NumPy views do
+    assert x.data[0] == 7.0
+    batch = Tensor(np.arange(10.0), requires_grad=False)[:5]
+    batch.data -= batch.data.mean()
+    W = Tensor(np.arange(12.0)).reshape(4, 3).detach()  # a PyTorch habit: a fresh leaf from a recorded view
+    W.requires_grad = True
+    (W * W).sum().backward()
+    W.data -= 0.1 * W.grad
+    assert W.data[0, 1] == pytest.approx(0.8)
+
+
 def test_outputs_that_are_not_views_of_an_input_stay_writeable():
     x = Tensor(np.arange(6.0).reshape(2, 3))
     for out in (x + 1.0, x.sum(axis=0), x[np.array([0, 1])], autograd.sum_to(x * 2.0, (3,))):
