@@ -21,7 +21,7 @@ A view is held with the arrays it views (its ``.base`` chain): ``W.data[...] = 0
 memory made outside graphgrad before the graph recorded (``b = a[:5]``, then ``b[0] = 1``; the views
 graphgrad's own ops return are read-only, see `seal_view`; an ndarray subclass made by
 ``a.view(Sub)`` is one too, while an ``np.memmap`` is held), and arrays that are read-only already (left as
-they are). A view released while another graph still holds its base stays read-only.
+they are). A view released while another graph still holds its base is given back with that base.
 
 Its cost on the seed's training step is measured by ``python -m benchmarks --only guard-cost`` (the same steps
 with the guard on and off, in one process): see the README.
@@ -30,6 +30,7 @@ with the guard on and off, in one process): see the README.
 from __future__ import annotations
 
 import threading
+import weakref
 
 import numpy as np
 
@@ -39,6 +40,9 @@ _ndarray = np.ndarray
 _holds: dict[int, int] = {}  # id(array) -> number of Holds keeping it read-only (the Holds keep the arrays alive)
 _lock = threading.Lock()  # graphs recorded by several threads may share arrays (a model's weights)
 _lock_acquire, _lock_release = _lock.acquire, _lock.release
+# Views whose give-back failed because an array they view was still held by another graph (NumPy makes a
+# view writeable only when its base is): retried when any held array is given back. Weak: no leak.
+_waiting = weakref.WeakValueDictionary()  # id(view) -> view
 
 RELEASED = ()
 """What a recorded Tensor holds (``_held``) once a backward pass gave its arrays back: it cannot be
@@ -116,7 +120,12 @@ def _viewed(view, inputs, values) -> tuple:
         chain += (value,)
         view = value
         pairs = zip(tensor._inputs, tensor._values) if tensor._op is not None else ()
-    return chain + (owner,) if isinstance(owner, _ndarray) else chain  # (an np.memmap too; not a bytes buffer)
+    # Then the owner and, past it, the arrays NumPy stopped at: its base chain ends at an array of another
+    # type (an np.memmap slice stops at the slice, not at the memmap it was cut from) or at a bytes buffer.
+    while isinstance(owner, _ndarray):
+        chain += (owner,)
+        owner = owner.base
+    return chain
 
 
 def seal_view(result, values) -> None:
@@ -153,6 +162,7 @@ class Hold:
         _lock_acquire()
         try:
             # Bases last in, first out: NumPy makes a view writeable only when the array it views is.
+            given_back = False
             for array in reversed(self.arrays):
                 key = id(array)
                 count = holds.pop(key, 0)
@@ -161,8 +171,17 @@ class Hold:
                 elif count:
                     try:
                         array.setflags(True)
-                    except ValueError:  # a view whose base another graph still holds: it stays read-only
-                        pass
+                        given_back = True
+                    except ValueError:  # a view whose base another graph still holds: given back with it
+                        _waiting[key] = array
+            if given_back and _waiting:
+                for key, view in list(_waiting.items()):
+                    if key not in holds:  # (held again by a newer graph: that one gives it back)
+                        try:
+                            view.setflags(True)
+                        except ValueError:
+                            continue
+                    del _waiting[key]
         finally:
             _lock_release()
 

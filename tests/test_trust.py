@@ -707,3 +707,34 @@ def test_errors_about_read_only_arrays_say_a_pending_graph_holds_them():
     y.backward()
     nn.optim.SGD().update({"W": a}, {"W": np.ones(2)})
     np.testing.assert_allclose(a, 0.99)
+
+
+def test_a_view_released_while_another_graph_holds_its_base_is_given_back_with_the_base():
+    # A false-alarm hunt found a caller's slice left read-only for good: graph A gave it back while graph B
+    # still held the array it views, NumPy refused to make it writeable, and nothing tried again.
+    X = np.random.default_rng(0).random((200, 5))
+    xa = X[:100]
+    W = Tensor(np.ones((5, 2)))
+    first = (Tensor(xa, requires_grad=False) @ W).sum()
+    second = (Tensor(X[100:], requires_grad=False) @ W).sum()
+    first.backward()
+    assert not xa.flags.writeable  # X, which xa views, is still held by `second`
+    second.backward()
+    assert xa.flags.writeable and X.flags.writeable
+    xa[0, 0] = 1.0
+
+
+def test_a_slice_of_a_memmap_guards_the_memmap_it_was_cut_from(tmp_path):
+    # Found by the same hunt: NumPy's base chain of np.asarray(m[10:20]) stops at the memmap slice, so only
+    # that temporary was held and m[10:20, 0] = 99 changed the graph's values without a word.
+    m = np.memmap(tmp_path / "m.bin", dtype=np.float64, mode="w+", shape=(30, 2))
+    m[:] = 1.0
+    W = Tensor(np.ones((2, 1)))
+    for x in (Tensor(m[10:20], requires_grad=False), Tensor(np.asarray(m)[10:20], requires_grad=False)):
+        y = (x @ W).sum()
+        with pytest.raises(ValueError, match=READ_ONLY):
+            m[10:20, 0] = 99.0
+        y.backward()
+        np.testing.assert_array_equal(W.grad, [[10.0], [10.0]])
+        W.grad = None
+    m[10:20, 0] = 99.0
