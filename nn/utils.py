@@ -48,6 +48,28 @@ def blas_threads(threads: int | None):
     return threadpool_limits(limits=int(threads))
 
 
+def _robust_norm(params, with_grad, norm_type, error_if_nonfinite: bool) -> float:
+    """The norm when the plain one was not finite: an error naming a NaN or inf gradient (or that norm, with
+    ``error_if_nonfinite`` False), else the norm in float64 scaled by the largest entry, which cannot overflow."""
+    maxima = [float(np.max(np.abs(param.grad), initial=0.0)) for param in with_grad]
+    if not all(map(math.isfinite, maxima)):  # (Python's max() would skip a NaN)
+        if error_if_nonfinite:
+            index, param = next((i, p) for i, p in enumerate(params)
+                                if p.grad is not None and not np.isfinite(p.grad).all())
+            label = f" {param.name!r}" if param.name else ""
+            raise ValueError(
+                f"clip_grad_norm_: the gradient of parameter {index}{label} (shape {param.shape}) "
+                "holds NaN or inf, so there is no norm to clip to; pass error_if_nonfinite=False to leave "
+                "such gradients as they are"
+            )
+        return math.nan if any(np.isnan(param.grad).any() for param in with_grad) else math.inf
+    largest = max(maxima)
+    if norm_type != 2:
+        return largest
+    return largest * math.sqrt(sum(float(np.vdot(scaled, scaled)) for scaled in
+                                   (param.grad.astype(np.float64) / largest for param in with_grad)))
+
+
 def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = True) -> float:
     """Scale the gradients of ``parameters`` so that their joint norm is at most ``max_norm``; return the norm.
 
@@ -93,24 +115,13 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_i
     with_grad = [param for param in params if param.grad is not None]
     if not with_grad:
         return 0.0
-    maxima = [float(np.max(np.abs(param.grad), initial=0.0)) for param in with_grad]
-    if not all(map(math.isfinite, maxima)):  # (Python's max() would skip a NaN)
-        if error_if_nonfinite:
-            index, param = next((i, p) for i, p in enumerate(params)
-                                if p.grad is not None and not np.isfinite(p.grad).all())
-            label = f" {param.name!r}" if param.name else ""
-            raise ValueError(
-                f"clip_grad_norm_: the gradient of parameter {index}{label} (shape {param.shape}) "
-                "holds NaN or inf, so there is no norm to clip to; pass error_if_nonfinite=False to leave "
-                "such gradients as they are"
-            )
-        return math.nan if any(np.isnan(param.grad).any() for param in with_grad) else math.inf
-    largest = max(maxima)
-    if norm_type == math.inf or largest == 0.0:
-        total = largest
-    else:  # scaled by the largest entry: squaring 1e20 in float32 (1e200 in float64) would overflow to inf
-        total = largest * math.sqrt(sum(float(np.vdot(scaled, scaled)) for scaled in
-                                        (param.grad.astype(np.float64) / largest for param in with_grad)))
+    # The 2-norm's plain sum of squares first: one BLAS pass per gradient. It is not finite when a gradient
+    # holds NaN or inf, or when the squares overflowed their dtype; then the careful way.
+    total = math.sqrt(sum(float(np.vdot(param.grad, param.grad)) for param in with_grad)) if norm_type == 2 else math.nan
+    if not math.isfinite(total):
+        total = _robust_norm(params, with_grad, norm_type, error_if_nonfinite)
+        if not math.isfinite(total):
+            return total
     coefficient = float(max_norm) / (total + 1e-6)
     if coefficient < 1.0:
         for param in with_grad:

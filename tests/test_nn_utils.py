@@ -96,3 +96,10 @@ def test_clip_refuses_a_nan_or_inf_gradient_by_default_and_leaves_it_alone_when_
     norm = clip_grad_norm_([a, b], max_norm=1.0, error_if_nonfinite=False)
     assert np.isnan(norm) if np.isnan(bad) else norm == np.inf
     np.testing.assert_array_equal(a.grad, [3.0, 4.0])
+
+
+def test_clip_with_the_infinity_norm_refuses_a_nan_gradient_too():
+    a, b = Tensor(np.zeros(2), name="a"), Tensor(np.zeros(2), name="b")
+    a.grad, b.grad = np.array([3.0, 4.0]), np.array([np.nan, 1.0])
+    with pytest.raises(ValueError, match=r"parameter 1 'b'"):
+        clip_grad_norm_([a, b], max_norm=1.0, norm_type=math.inf)
