@@ -117,7 +117,9 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_i
         return 0.0
     # The 2-norm's plain sum of squares first: one BLAS pass per gradient. It is not finite when a gradient
     # holds NaN or inf, or when the squares overflowed their dtype; then the careful way.
-    total = math.sqrt(sum(float(np.vdot(param.grad, param.grad)) for param in with_grad)) if norm_type == 2 else math.nan
+    total = math.nan
+    if norm_type == 2:
+        total = math.sqrt(sum(float(np.vdot(param.grad, param.grad)) for param in with_grad))
     if not math.isfinite(total):
         total = _robust_norm(params, with_grad, norm_type, error_if_nonfinite)
         if not math.isfinite(total):
