@@ -181,6 +181,8 @@ class Tensor:
             if value.ndim == 0 and _FROM_SCALARS.get(id(value)) is value:
                 self._data = value[()]
             return
+        if isinstance(value, Tensor):  # `p.data = q` (a PyTorch habit) takes q's values: no gradient is involved
+            value = value._data
         array = as_float_array(value, who="Tensor.data")
         grad = self._grad
         if grad is not None and grad.shape != array.shape:

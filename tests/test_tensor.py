@@ -205,3 +205,10 @@ def test_a_wrapped_0d_array_stays_shared_through_in_place_updates():
     scalar = Tensor(5.0)  # a number stays a NumPy scalar inside after an update (see Tensor.__slots__)
     scalar.data -= 1.0
     assert type(scalar._data) is np.float64 and scalar.item() == 4.0
+
+
+def test_data_can_be_set_from_another_tensor_requiring_grad():
+    # A false-alarm hunt found `p.data = q` (a PyTorch habit) refused after the Tensor-in-a-list check.
+    p, q = Tensor(np.zeros(3)), Tensor(np.arange(3.0))
+    p.data = q
+    np.testing.assert_array_equal(p.data, [0.0, 1.0, 2.0])
