@@ -43,6 +43,14 @@ _lock_acquire, _lock_release = _lock.acquire, _lock.release
 # Views whose give-back failed because an array they view was still held by another graph (NumPy makes a
 # view writeable only when its base is): retried when any held array is given back. Weak: no leak.
 _waiting = weakref.WeakValueDictionary()  # id(view) -> view
+# The thread inside the lock, and what Holds freed there asked to give back. A collection can run at any
+# allocation inside the lock (freeze builds tuples) and free a Hold of an unreachable graph in the same
+# thread: that Hold must not wait for the lock its own thread holds (the lock is not reentrant, and a
+# reentrant one would let it change a count halfway through an update), so it leaves its arrays here and
+# the lock's holder gives them back before letting go.
+_owner = None
+_deferred: list = []
+_get_ident = threading.get_ident
 
 RELEASED = ()
 """What a recorded Tensor holds (``_held``) once a backward pass gave its arrays back: it cannot be
@@ -59,9 +67,11 @@ def freeze(read, inputs=(), values=()) -> Hold | None:
         if type(array) is _ndarray and array.base is not None:
             read = _with_viewed(read, inputs, values)
             break
+    global _owner
     frozen = ()
     holds = _holds
     _lock_acquire()  # once per op, not per array; acquire/release cost half of a `with _lock:` block (callgrind)
+    _owner = _get_ident()
     try:
         for array in read:
             # NumPy scalars are immutable; an ndarray subclass (np.memmap) comes as the owner of a view's memory
@@ -78,6 +88,9 @@ def freeze(read, inputs=(), values=()) -> Hold | None:
                 continue  # read-only already (a broadcast view, a user's choice): not ours to give back
             frozen += (array,)
     finally:
+        if _deferred:
+            _give_back_deferred()
+        _owner = None
         _lock_release()
     if not frozen:
         return None
@@ -135,7 +148,9 @@ def seal_view(result, values) -> None:
     ``v = x.reshape(3)`` would write into ``x``'s array under every graph that read it, even one recorded
     after ``v`` was made, where holding ``x`` read-only cannot see it (PyTorch refuses in-place changes to
     views of leaves that require grad too). Only recorded outputs are sealed: under `no_grad`, or on
-    constants, views stay writeable. ``detach()`` gives a writeable copy; so does ``.data.copy()``.
+    constants, views stay writeable (in-place preprocessing and initialisation through views work), and
+    such a view made before a graph read its array is not seen by the guard. ``detach()`` gives a
+    writeable copy; so does ``.data.copy()``.
     """
     owner = result.base
     for value in values:
@@ -156,34 +171,53 @@ class Hold:
     __slots__ = ("arrays",)
 
     def __del__(self):
-        holds = _holds
-        if holds is None:  # the interpreter is shutting down
+        global _owner
+        if _holds is None:  # the interpreter is shutting down
+            return
+        if _owner == _get_ident():  # freed by a collection inside the lock, in this thread: see _deferred
+            _deferred.append(self.arrays)
             return
         _lock_acquire()
+        _owner = _get_ident()
         try:
-            # Bases last in, first out: NumPy makes a view writeable only when the array it views is.
-            given_back = False
-            for array in reversed(self.arrays):
-                key = id(array)
-                count = holds.pop(key, 0)
-                if count > 1:
-                    holds[key] = count - 1
-                elif count:
-                    try:
-                        array.setflags(True)
-                        given_back = True
-                    except ValueError:  # a view whose base another graph still holds: given back with it
-                        _waiting[key] = array
-            if given_back and _waiting:
-                for key, view in list(_waiting.items()):
-                    if key not in holds:  # (held again by a newer graph: that one gives it back)
-                        try:
-                            view.setflags(True)
-                        except ValueError:
-                            continue
-                    del _waiting[key]
+            _give_back(self.arrays)
+            if _deferred:
+                _give_back_deferred()
         finally:
+            _owner = None
             _lock_release()
+
+
+def _give_back(arrays) -> None:
+    """Let go of ``arrays`` for one holder, inside the lock: each is made writeable when its last holder lets go."""
+    holds = _holds
+    given_back = False
+    # Bases last in, first out: NumPy makes a view writeable only when the array it views is.
+    for array in reversed(arrays):
+        key = id(array)
+        count = holds.pop(key, 0)
+        if count > 1:
+            holds[key] = count - 1
+        elif count:
+            try:
+                array.setflags(True)
+                given_back = True
+            except ValueError:  # a view whose base another graph still holds: given back with it
+                _waiting[key] = array
+    if given_back and _waiting:
+        for key, view in list(_waiting.items()):
+            if key not in holds:  # (held again by a newer graph: that one gives it back)
+                try:
+                    view.setflags(True)
+                except ValueError:
+                    continue
+            del _waiting[key]
+
+
+def _give_back_deferred() -> None:
+    """Give back what Holds freed inside the lock left in `_deferred` (giving back may free more: a loop)."""
+    while _deferred:
+        _give_back(_deferred.pop())
 
 
 _new_hold = Hold.__new__

@@ -85,8 +85,9 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_i
         error_if_nonfinite: raise if a gradient holds NaN or inf (the default). With False, such
             gradients are left as they are, unclipped, and the norm returned is NaN or inf.
 
-    The norm is computed in float64 and scaled by the largest absolute entry first, so gradients of
-    1e20 in float32 (or 1e200 in float64) give their true norm, not an overflow to inf.
+    The norm is computed in the gradients' dtype (one BLAS pass each); when that overflows, it is
+    computed again in float64, scaled by the largest absolute entry, so gradients of 1e20 in float32
+    (or 1e200 in float64) give their true norm, not inf.
 
     Returns:
         The joint norm of the gradients before clipping, as a float.

@@ -5,8 +5,12 @@ error at the change or at backward. In-place protection is `autograd.inplace`; g
 """
 
 import asyncio
+import os
+import subprocess
 import sys
+import textwrap
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -738,3 +742,36 @@ def test_a_slice_of_a_memmap_guards_the_memmap_it_was_cut_from(tmp_path):
         np.testing.assert_array_equal(W.grad, [[10.0], [10.0]])
         W.grad = None
     m[10:20, 0] = 99.0
+
+
+def test_a_collection_inside_the_guards_lock_gives_back_arrays_instead_of_waiting_for_the_lock():
+    # Found this session (a hunt for regressions): giving arrays back allocates inside the guard's lock;
+    # an allocation can start a collection, which freed a Hold of an unreachable graph in the same thread,
+    # and that Hold waited forever for the lock its own thread held. Run apart: a hang must not stop the suite.
+    script = textwrap.dedent("""
+        import gc
+        import numpy as np
+        from autograd import Tensor, inplace
+        gc.disable()
+        X = np.ones(100)
+        kept = Tensor(X) * Tensor(np.ones(100))
+        first = Tensor(X[:10]) * Tensor(np.ones(10))
+        class Cycle:
+            pass
+        for _ in range(50):
+            c = Cycle(); c.self = c; c.t = Tensor(np.ones(5)) * Tensor(np.ones(5))
+        del c
+        gc.set_threshold(1, 1, 1); gc.enable()
+        del first
+        for _ in range(200):
+            c = Cycle(); c.self = c; c.t = Tensor(np.ones(5)) * Tensor(np.ones(5))
+            y = (Tensor(np.ones(3)) * Tensor(np.ones(3))).sum(); y.backward()
+        del c, kept
+        gc.collect()
+        assert not inplace._holds and not inplace._deferred, (len(inplace._holds), inplace._deferred)
+        assert X.flags.writeable
+        print("ok")
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(Path(autograd.__file__).parents[1])})
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
