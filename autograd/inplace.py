@@ -174,11 +174,12 @@ class Hold:
         global _owner
         if _holds is None:  # the interpreter is shutting down
             return
-        if _owner == _get_ident():  # freed by a collection inside the lock, in this thread: see _deferred
+        ident = _get_ident()
+        if _owner == ident:  # freed by a collection inside the lock, in this thread: see _deferred
             _deferred.append(self.arrays)
             return
         _lock_acquire()
-        _owner = _get_ident()
+        _owner = ident
         try:
             _give_back(self.arrays)
             if _deferred:
