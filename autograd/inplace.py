@@ -18,10 +18,10 @@ this: their values are immutable NumPy scalars, kept by the Nodes.
 
 A view is held with the arrays it views (its ``.base`` chain): ``W.data[...] = 0`` fails while a graph holds
 ``W.T``, and ``Tensor(a[:10])`` guards ``a`` too. What is not seen: writes through another view of the same
-memory made outside graphgrad before the graph recorded (``b = a[:5]``, then ``b[0] = 1``; the views
-graphgrad's own ops return are read-only, see `seal_view`; an ndarray subclass made by
-``a.view(Sub)`` is one too, while an ``np.memmap`` is held), and arrays that are read-only already (left as
-they are). A view released while another graph still holds its base is given back with that base.
+memory made before the graph recorded (``b = a[:5]``, then ``b[0] = 1``; likewise a view graphgrad's ops
+returned under `no_grad` or of a constant, while the views they record are read-only for good, see
+`seal_view`; an ndarray subclass made by ``a.view(Sub)`` is another view too, while an ``np.memmap`` is
+held), and arrays that are read-only already (left as they are). A view released while another graph still holds its base is given back with that base.
 
 Its cost on the seed's training step is measured by ``python -m benchmarks --only guard-cost`` (the same steps
 with the guard on and off, in one process): see the README.
