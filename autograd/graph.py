@@ -11,7 +11,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .engine import check_finite
-from .inplace import RELEASED, released_error
+from .inplace import RELEASED, give_back, released_error
 from .mode import current as current_mode, enable_grad
 from .ops import CAST, call, passes_g, sum_to
 from .tensor import Tensor, _fill
@@ -148,50 +148,56 @@ def _propagate(roots, seeds, *, who: str, create_graph: bool, retain_graph: bool
     Each Tensor's gradient is summed from all its uses in a dict local to this pass (keyed by the Tensors,
     which hash by identity), then handed once to ``store(tensor, gradient)``. The VJPs see the values each
     op saw in its forward pass; with ``create_graph`` they run on the Tensors themselves and are recorded.
-    Unless ``retain_graph``, each op gives its read-only arrays back once its VJPs have run (`autograd.inplace`).
+    Unless ``retain_graph``, the ops whose VJPs ran give their read-only arrays back when the pass ends
+    (`autograd.inplace.give_back`), also when a VJP raised.
     """
     pending = {}
     for root, seed in zip(roots, seeds):
         pending[root] = pending[root] + seed if root in pending else seed
     anomaly = current_mode().anomaly
-    # Under detect_anomaly NumPy stays quiet: a non-finite gradient raises, naming its op.
-    with np.errstate(all="ignore") if anomaly else contextlib.nullcontext():
-        for out in reversed(_recorded(roots)):
-            g = pending.pop(out, None)
-            if g is None:  # nothing reached this output (it only feeds a root we did not seed)
-                continue
-            held = out._held
-            if held is RELEASED:
-                raise released_error(who, out.node)
-            store(out, g)
-            op, params, inputs = out._op, out._params, (out._x, out._y) + out._more
-            # Tensor._values inlined: its call cost 2.5% of a scalar op (callgrind). `_y` is None for one input.
-            values = (out._x_value,) if out._y is None else (out._x_value, out._y_value) + out._more_values
-            if create_graph:  # the VJPs run on the Tensors, recorded; else on the values forward saw
-                _check_values_unchanged(out, who)
-                args = (g, out) + out._inputs
-            else:  # built once per op: `vjp(g, out_value, *values)` per input cost 3% more (callgrind)
-                args = (g, out._out_value) + values
-            sent = [] if on_step else None
-            # `inputs` ends in None for a one-input op: zip stops at the last VJP, so it is never read.
-            for t, value, vjp in zip(inputs, values, op.vjps):
-                g_input = None
-                if t.requires_grad:
-                    g_input = g if vjp is passes_g else vjp(*args) if params is None else vjp(*args, **params)
-                    # Two NumPy scalars of one type agree in shape and dtype: no checks for scalar graphs,
-                    # where they cost as much as the VJP itself.
-                    if type(g_input) is not type(value) or type(value) is _ndarray:
-                        g_input = _fit(op, g_input, value, create_graph)
-                    if anomaly:
-                        check_finite(op, "backward", _data(g_input), [a.data for a in out._inputs])
-                    previous = pending.get(t)
-                    pending[t] = g_input if previous is None else previous + g_input
+    spent = []  # the outputs of the Nodes run, released together when the pass ends (`autograd.inplace.give_back`)
+    try:
+        # Under detect_anomaly NumPy stays quiet: a non-finite gradient raises, naming its op.
+        with np.errstate(all="ignore") if anomaly else contextlib.nullcontext():
+            for out in reversed(_recorded(roots)):
+                g = pending.pop(out, None)
+                if g is None:  # nothing reached this output (it only feeds a root we did not seed)
+                    continue
+                held = out._held
+                if held is RELEASED:
+                    raise released_error(who, out.node)
+                store(out, g)
+                op, params, inputs = out._op, out._params, (out._x, out._y) + out._more
+                # Tensor._values inlined: its call cost 2.5% of a scalar op (callgrind). `_y` is None for one input.
+                values = (out._x_value,) if out._y is None else (out._x_value, out._y_value) + out._more_values
+                if create_graph:  # the VJPs run on the Tensors, recorded; else on the values forward saw
+                    _check_values_unchanged(out, who)
+                    args = (g, out) + out._inputs
+                else:  # built once per op: `vjp(g, out_value, *values)` per input cost 3% more (callgrind)
+                    args = (g, out._out_value) + values
+                sent = [] if on_step else None
+                # `inputs` ends in None for a one-input op: zip stops at the last VJP, so it is never read.
+                for t, value, vjp in zip(inputs, values, op.vjps):
+                    g_input = None
+                    if t.requires_grad:
+                        g_input = g if vjp is passes_g else vjp(*args) if params is None else vjp(*args, **params)
+                        # Two NumPy scalars of one type agree in shape and dtype: no checks for scalar graphs,
+                        # where they cost as much as the VJP itself.
+                        if type(g_input) is not type(value) or type(value) is _ndarray:
+                            g_input = _fit(op, g_input, value, create_graph)
+                        if anomaly:
+                            check_finite(op, "backward", _data(g_input), [a.data for a in out._inputs])
+                        previous = pending.get(t)
+                        pending[t] = g_input if previous is None else previous + g_input
+                    if on_step:
+                        sent.append(g_input)
+                if held is not None and not retain_graph:
+                    spent.append(out)
                 if on_step:
-                    sent.append(g_input)
-            if held is not None and not retain_graph:
-                out._held = held = RELEASED  # the Hold is freed here and gives its arrays back
-            if on_step:
-                on_step(BackwardStep(out.node, _data(g), tuple(map(_data, sent))))
+                    on_step(BackwardStep(out.node, _data(g), tuple(map(_data, sent))))
+    finally:  # also when a VJP raised: the Nodes run so far are released
+        if spent:
+            give_back(spent)
     for leaf, g in pending.items():  # what is left: the leaves, in the order gradients reached them
         store(leaf, g)
 

@@ -21,7 +21,8 @@ A view is held with the arrays it views (its ``.base`` chain): ``W.data[...] = 0
 memory made before the graph recorded (``b = a[:5]``, then ``b[0] = 1``; likewise a view graphgrad's ops
 returned under `no_grad` or of a constant, while the views they record are read-only for good, see
 `seal_view`; an ndarray subclass made by ``a.view(Sub)`` is another view too, while an ``np.memmap`` is
-held), and arrays that are read-only already (left as they are). A view released while another graph still holds its base is given back with that base.
+held), and arrays that are read-only already (left as they are). A view released while another graph still
+holds its base is given back with that base.
 
 Its cost on the seed's training step is measured by ``python -m benchmarks --only guard-cost`` (the same steps
 with the guard on and off, in one process): see the README.
@@ -34,23 +35,28 @@ import weakref
 
 import numpy as np
 
-__all__ = ["freeze", "seal_view", "Hold", "is_held", "RELEASED", "released_error"]
+__all__ = ["freeze", "give_back", "seal_view", "Hold", "is_held", "RELEASED", "released_error"]
 
 _ndarray = np.ndarray
 _holds: dict[int, int] = {}  # id(array) -> number of Holds keeping it read-only (the Holds keep the arrays alive)
-_lock = threading.Lock()  # graphs recorded by several threads may share arrays (a model's weights)
-_lock_acquire, _lock_release = _lock.acquire, _lock.release
+# Graphs recorded by several threads may share arrays (a model's weights). Reentrant only so that a Hold
+# freed inside it can tell its own thread has it (`_lock_is_owned`): it is never entered twice.
+_lock = threading.RLock()
+_lock_acquire, _lock_release, _lock_is_owned = _lock.acquire, _lock.release, _lock._is_owned
 # Views whose give-back failed because an array they view was still held by another graph (NumPy makes a
-# view writeable only when its base is): retried when any held array is given back. Weak: no leak.
-_waiting = weakref.WeakValueDictionary()  # id(view) -> view
-# The thread inside the lock, and what Holds freed there asked to give back. A collection can run at any
-# allocation inside the lock (freeze builds tuples) and free a Hold of an unreachable graph in the same
-# thread: that Hold must not wait for the lock its own thread holds (the lock is not reentrant, and a
-# reentrant one would let it change a count halfway through an update), so it leaves its arrays here and
-# the lock's holder gives them back before letting go.
-_owner = None
+# view writeable only when its base is): retried when any held array is given back. Weak references, so a
+# view that dies meanwhile is dropped; a plain dict, as whether it is empty is asked at every give-back.
+_waiting: dict[int, weakref.ref] = {}  # id(view) -> weak reference to the view
+# What Holds freed inside the lock asked to give back. A collection can run at any allocation inside the
+# lock (freeze builds tuples) and free a Hold of an unreachable graph in the same thread: that Hold must
+# not wait for the lock its own thread has (a deadlock), nor enter it again (it would change a count
+# halfway through an update), so it leaves its arrays here and the lock's holder gives them back before
+# letting go.
 _deferred: list = []
-_get_ident = threading.get_ident
+# Holds a backward pass emptied, for `freeze` to fill again: in a training loop no Hold is made or freed
+# (each finalizer call found the interpreter's caches cold between two matrix products).
+_spare: list = []
+_SPARE_MAX = 1024
 
 RELEASED = ()
 """What a recorded Tensor holds (``_held``) once a backward pass gave its arrays back: it cannot be
@@ -67,11 +73,9 @@ def freeze(read, inputs=(), values=()) -> Hold | None:
         if type(array) is _ndarray and array.base is not None:
             read = _with_viewed(read, inputs, values)
             break
-    global _owner
     frozen = ()
     holds = _holds
     _lock_acquire()  # once per op, not per array; acquire/release cost half of a `with _lock:` block (callgrind)
-    _owner = _get_ident()
     try:
         for array in read:
             # NumPy scalars are immutable; an ndarray subclass (np.memmap) comes as the owner of a view's memory
@@ -86,17 +90,18 @@ def freeze(read, inputs=(), values=()) -> Hold | None:
                 holds[key] = 1
             else:
                 continue  # read-only already (a broadcast view, a user's choice): not ours to give back
-            frozen += (array,)
+            frozen = (array,) + frozen  # bases first: `_give_back` makes them writeable before their views
+        if not frozen:
+            return None
+        # A Hold a backward pass emptied, or a new one (no __init__ call: this runs for every recorded op
+        # that reads an array). Inside the lock: another thread may take the last spare one.
+        hold = _spare.pop() if _spare else _new_hold(Hold)
+        hold.arrays = frozen
+        return hold
     finally:
         if _deferred:
             _give_back_deferred()
-        _owner = None
         _lock_release()
-    if not frozen:
-        return None
-    hold = _new_hold(Hold)  # no __init__ call: this runs for every recorded op that reads an array
-    hold.arrays = frozen
-    return hold
 
 
 def _with_viewed(read: tuple, inputs, values) -> tuple:
@@ -163,38 +168,75 @@ class Hold:
     """The arrays one recorded op holds read-only (made by `freeze`), given back when the Hold is freed.
 
     A recorded Tensor keeps its Hold in ``_held`` (None when the op froze nothing, as in every scalar
-    graph, which so pays nothing for the finalizer). Backward lets go of it by replacing it with
-    `RELEASED`; a graph that dies unbackpropagated frees it with the Tensor. Either way the finalizer gives
-    the arrays back, each when its last holder lets go: one place, and no second call per held op.
+    graph, which so pays nothing for the finalizer). A backward pass replaces it with `RELEASED` when it
+    ends and gives the arrays back (`give_back`, which empties the Hold and keeps it for `freeze`); a
+    graph that dies unbackpropagated frees its Holds with its Tensors, and each finalizer gives its
+    arrays back. An array is made writeable when its last holder lets go.
     """
 
     __slots__ = ("arrays",)
 
     def __del__(self):
-        global _owner
-        if _holds is None:  # the interpreter is shutting down
+        arrays = self.arrays
+        if not arrays or _holds is None:  # given back by a backward pass (see `give_back`), or shutting down
             return
-        ident = _get_ident()
-        if _owner == ident:  # freed by a collection inside the lock, in this thread: see _deferred
-            _deferred.append(self.arrays)
+        if _lock_is_owned():  # freed by a collection inside the lock, in this thread: see _deferred
+            _deferred.append(arrays)
             return
         _lock_acquire()
-        _owner = ident
         try:
-            _give_back(self.arrays)
+            _give_back(arrays)
             if _deferred:
                 _give_back_deferred()
         finally:
-            _owner = None
             _lock_release()
 
 
+def give_back(outputs: list) -> None:
+    """Release the Nodes of ``outputs``, recorded Tensors whose VJPs a backward pass has run, under one lock.
+
+    Each Tensor's Hold is replaced by `RELEASED` and its arrays are given back. A backward pass without
+    ``retain_graph`` calls this once when it ends, not a finalizer per Node between the VJPs: each found
+    the interpreter's caches cold after a matrix product (in the seed's step that was half the guard's
+    time). The emptied Holds are kept for `freeze` to fill again (up to `_SPARE_MAX`): in a training loop
+    no Hold is made or freed. Inside the lock, so that two passes through one graph release it once.
+    """
+    if _lock_is_owned():  # a collection inside the lock ran a backward pass (in a finalizer of the user's)
+        for out in outputs:
+            held = out._held
+            if held is not None and held is not RELEASED:
+                out._held = RELEASED  # the Hold is freed, and its finalizer defers its arrays
+        return
+    _lock_acquire()
+    try:
+        spare = _spare
+        arrays = []  # (a list: adding to a tuple would copy it for every Node of a long graph)
+        for out in outputs:
+            held = out._held
+            if held is None or held is RELEASED:  # (released by another thread's pass through this graph)
+                continue
+            out._held = RELEASED
+            arrays += held.arrays
+            held.arrays = ()
+            if len(spare) < _SPARE_MAX:
+                spare.append(held)
+        _give_back(arrays)
+        if _deferred:
+            _give_back_deferred()
+    finally:
+        _lock_release()
+
+
 def _give_back(arrays) -> None:
-    """Let go of ``arrays`` for one holder, inside the lock: each is made writeable when its last holder lets go."""
+    """Let go of ``arrays``, one holder for each entry, inside the lock: each is made writeable when its last
+    holder lets go.
+
+    Each Hold lists bases before the views of them (see `freeze`): NumPy makes a view writeable only when
+    the array it views is. A view whose base is given back later in ``arrays`` waits in `_waiting`.
+    """
     holds = _holds
     given_back = False
-    # Bases last in, first out: NumPy makes a view writeable only when the array it views is.
-    for array in reversed(arrays):
+    for array in arrays:
         key = id(array)
         count = holds.pop(key, 0)
         if count > 1:
@@ -204,15 +246,22 @@ def _give_back(arrays) -> None:
                 array.setflags(True)
                 given_back = True
             except ValueError:  # a view whose base another graph still holds: given back with it
-                _waiting[key] = array
+                _waiting[key] = weakref.ref(array)
     if given_back and _waiting:
-        for key, view in list(_waiting.items()):
-            if key not in holds:  # (held again by a newer graph: that one gives it back)
-                try:
-                    view.setflags(True)
-                except ValueError:
-                    continue
-            del _waiting[key]
+        _retry_waiting()
+
+
+def _retry_waiting() -> None:
+    """Make writeable the views in `_waiting` whose bases have been given back (inside the lock)."""
+    holds = _holds
+    for key, ref in list(_waiting.items()):
+        view = ref()
+        if view is not None and key not in holds:  # (held again by a newer graph: that one gives it back)
+            try:
+                view.setflags(True)
+            except ValueError:
+                continue
+        del _waiting[key]
 
 
 def _give_back_deferred() -> None:
