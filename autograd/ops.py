@@ -384,6 +384,7 @@ def _softmax_ce_forward(logits, target):
 
 def _softmax_ce_vjp(g, out, logits, target, saved):
     if isinstance(logits, Tensor):  # create_graph: express the rule in ops so it can be differentiated
+        _check_logits_unchanged(logits, _array(target), saved)
         probs = call(SOFTMAX, logits, axis=1)
         if target.ndim == 2:
             probs = probs * _row_sums(target).astype(logits.dtype)
@@ -392,7 +393,30 @@ def _softmax_ce_vjp(g, out, logits, target, saved):
     return g * saved
 
 
-SOFTMAX_CROSS_ENTROPY = Op("softmax_cross_entropy", symbol="softmax-CE", saves=True, reads=("logits",),
+def _check_logits_unchanged(logits: Tensor, target, saved) -> None:
+    """Refuse a create_graph pass through logits that no longer give the gradient forward saved.
+
+    The first-order VJP reads only what forward saved, so the logits are not held read-only (in the
+    seed's step that is one op of four the in-place guard need not hold); create_graph differentiates the
+    rule through the logits themselves, so it first checks they still give the saved gradient. It
+    depends on the logits only through their softmax, so a change that leaves it unchanged is harmless.
+    """
+    data = logits.data
+    if data.shape == saved.shape:
+        again = _softmax_ce_forward(data, target)[1]
+        scale = float(np.max(np.abs(saved), initial=0.0))
+        if np.allclose(again, saved, rtol=0.0, atol=16 * np.finfo(saved.dtype).eps * scale, equal_nan=True):
+            return
+    raise RuntimeError(
+        f"softmax_cross_entropy: the logits{f' {logits.name!r}' if logits.name else ''} (shape {data.shape}) no "
+        "longer give the gradient the forward pass saved: they were changed in place or given new data after "
+        "the node was recorded, so create_graph would differentiate other values than the forward pass used; "
+        "run the forward pass again"
+    )
+
+
+# reads=(): the first-order VJP reads only ``saved`` (see `_check_logits_unchanged` for create_graph).
+SOFTMAX_CROSS_ENTROPY = Op("softmax_cross_entropy", symbol="softmax-CE", saves=True, reads=(),
                            forward=_softmax_ce_forward, vjp=_softmax_ce_vjp)
 
 

@@ -117,6 +117,33 @@ def test_releasing_a_node_twice_gives_its_arrays_back_once():
     assert a.flags.writeable
 
 
+def test_softmax_cross_entropy_does_not_hold_its_logits_and_create_graph_refuses_changed_ones():
+    # Its first-order VJP reads only what forward saved, so the guard leaves the logits writeable (one op of
+    # the seed's four it need not hold); create_graph reads the logits, so it checks them first.
+    rng = np.random.default_rng(0)
+    logits = Tensor(rng.standard_normal((4, 3)), name="scores")
+    labels = [0, 1, 2, 0]
+    (expected,) = grad(autograd.softmax_cross_entropy(logits, labels), [logits])
+    loss = autograd.softmax_cross_entropy(logits, labels)
+    assert logits.data.flags.writeable
+    logits.data[0, 0] += 1.0
+    with pytest.raises(RuntimeError, match=r"softmax_cross_entropy: the logits 'scores' \(shape \(4, 3\)\) no longer "
+                                           r"give the gradient the forward pass saved"):
+        grad(loss, [logits], create_graph=True)
+    (got,) = grad(loss, [logits])  # first order: from what forward saved, right for the forward's logits
+    np.testing.assert_array_equal(got.data, expected.data)
+    loss = autograd.softmax_cross_entropy(logits, labels)
+    logits.data[1] += 5.0  # a shift of a row leaves its softmax, and so every derivative, unchanged
+    (g,) = grad(loss, [logits], create_graph=True)
+    (gg,) = grad((g * g).sum(), [logits])
+    assert gg.shape == (4, 3) and np.isfinite(gg.data).all()
+
+
+@pytest.mark.parametrize("make_view, write", [
+    (lambda W: W.T, lambda W: W.data.__setitem__(Ellipsis, 5.0)),  # transpose's output is a view of W.data
+    (lambda W: W.reshape(3, 2), lambda W: W.data.__iadd__(1.0)),
+    (lambda W: W[:, 1:], lambda W: W.data.__setitem__((0, 2), 9.0)),
+], ids=["transpose", "reshape", "getitem"])
 def test_writing_into_the_array_a_read_view_was_made_from_is_refused_and_backward_stays_right(make_view, write):
     # Found after the guard landed: only the view an op read was held read-only, so a write into the
     # viewed array (the Tensor's own .data) silently changed the values backward multiplied by.
