@@ -155,7 +155,7 @@ def _propagate(roots, seeds, *, who: str, create_graph: bool, retain_graph: bool
     for root, seed in zip(roots, seeds):
         pending[root] = pending[root] + seed if root in pending else seed
     anomaly = current_mode().anomaly
-    spent = []  # the outputs of the Nodes run, released together when the pass ends (`autograd.inplace.give_back`)
+    spent = []  # the Holds of the Nodes run, given back together when the pass ends (`autograd.inplace.give_back`)
     try:
         # Under detect_anomaly NumPy stays quiet: a non-finite gradient raises, naming its op.
         with np.errstate(all="ignore") if anomaly else contextlib.nullcontext():
@@ -192,11 +192,13 @@ def _propagate(roots, seeds, *, who: str, create_graph: bool, retain_graph: bool
                     if on_step:
                         sent.append(g_input)
                 if held is not None and not retain_graph:
-                    spent.append(out)
+                    out._held = RELEASED  # at once: a second pass through the graph, even in another thread, raises
+                    spent.append(held)
                 if on_step:
                     on_step(BackwardStep(out.node, _data(g), tuple(map(_data, sent))))
-    finally:  # also when a VJP raised: the Nodes run so far are released
+    finally:  # also when a VJP raised: the Nodes run so far are RELEASED
         if spent:
+            held = None  # (the last Node's Hold: `give_back` reuses only Holds that the list alone holds)
             give_back(spent)
     for leaf, g in pending.items():  # what is left: the leaves, in the order gradients reached them
         store(leaf, g)

@@ -30,6 +30,7 @@ with the guard on and off, in one process): see the README.
 
 from __future__ import annotations
 
+import sys
 import threading
 import weakref
 
@@ -53,6 +54,17 @@ _waiting: dict[int, weakref.ref] = {}  # id(view) -> weak reference to the view
 # halfway through an update), so it leaves its arrays here and the lock's holder gives them back before
 # letting go.
 _deferred: list = []
+_getrefcount = sys.getrefcount
+
+
+def _refcount_of_an_item_in_a_list_walked() -> int:
+    """What `sys.getrefcount` says of an item that only a list holds, while a loop walks the list."""
+    for item in [object()]:
+        return _getrefcount(item)
+
+
+# (Measured, not assumed: interpreters differ in the references a loop and a call add.)
+_SOLE_HOLDER = _refcount_of_an_item_in_a_list_walked()
 # Holds a backward pass emptied, for `freeze` to fill again: in a training loop no Hold is made or freed
 # (each finalizer call found the interpreter's caches cold between two matrix products).
 _spare: list = []
@@ -192,30 +204,26 @@ class Hold:
             _lock_release()
 
 
-def give_back(outputs: list) -> None:
-    """Release the Nodes of ``outputs``, recorded Tensors whose VJPs a backward pass has run, under one lock.
+def give_back(holds: list) -> None:
+    """Give back the arrays of ``holds``, the Holds of the Nodes a backward pass ran, under one lock.
 
-    Each Tensor's Hold is replaced by `RELEASED` and its arrays are given back. A backward pass without
-    ``retain_graph`` calls this once when it ends, not a finalizer per Node between the VJPs: each found
-    the interpreter's caches cold after a matrix product (in the seed's step that was half the guard's
-    time). The emptied Holds are kept for `freeze` to fill again (up to `_SPARE_MAX`): in a training loop
-    no Hold is made or freed. Inside the lock, so that two passes through one graph release it once.
+    A backward pass without ``retain_graph`` marks each Node `RELEASED` as it runs it and calls this once
+    when it ends, not a finalizer per Node between the VJPs: each found the interpreter's caches cold
+    after a matrix product (in the seed's step that was half the guard's time). A Hold is emptied and
+    kept for `freeze` to fill again (up to `_SPARE_MAX`: in a training loop no Hold is made or freed)
+    only if the list is its last holder. Another reference (``copy.copy`` of a recorded Tensor shares
+    its Hold, another thread's pass through the same graph lists it too) keeps it whole: its finalizer
+    gives its arrays back when the last reference goes.
     """
-    if _lock_is_owned():  # a collection inside the lock ran a backward pass (in a finalizer of the user's)
-        for out in outputs:
-            held = out._held
-            if held is not None and held is not RELEASED:
-                out._held = RELEASED  # the Hold is freed, and its finalizer defers its arrays
-        return
+    if _lock_is_owned():  # a collection inside the lock ran a backward pass (in a finalizer of the user's):
+        return  # the Holds are freed with the list, and their finalizers defer their arrays
     _lock_acquire()
     try:
         spare = _spare
         arrays = []  # (a list: adding to a tuple would copy it for every Node of a long graph)
-        for out in outputs:
-            held = out._held
-            if held is None or held is RELEASED:  # (released by another thread's pass through this graph)
+        for held in holds:
+            if _getrefcount(held) > _SOLE_HOLDER:  # another holder too
                 continue
-            out._held = RELEASED
             arrays += held.arrays
             held.arrays = ()
             if len(spare) < _SPARE_MAX:
