@@ -162,6 +162,21 @@ def test_two_threads_backpropagating_one_graph_at_once_give_one_gradient_and_one
     assert data.flags.writeable and y.node.inputs[0].data.flags.writeable  # x, and exp's output
 
 
+def test_relu_keeps_its_mask_and_holds_nothing_read_only():
+    # The book's Relu keeps its mask from forward; so does the op, so the guard need hold nothing for it.
+    a = np.array([-1.0, 0.0, 2.0, 3.0])
+    x = Tensor(a)
+    y = autograd.relu(x)
+    assert a.flags.writeable and y.data.flags.writeable
+    y.data[...] = 7.0  # nothing reads them: the mask is the forward's
+    a[...] = -1.0
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 0.0, 1.0, 1.0])
+    z = autograd.relu(x) @ Tensor(np.ones(4))  # what reads ReLU's output holds it, as any op's
+    with pytest.raises(ValueError, match=READ_ONLY):
+        z.node.inputs[0].data[0] = 1.0
+
+
 def test_softmax_cross_entropy_create_graph_through_nan_logits_neither_warns_nor_refuses():
     # Found by the same hunt: the check's tolerance was NaN when a saved row was, and NumPy warned.
     logits = np.random.default_rng(1).standard_normal((4, 3))
