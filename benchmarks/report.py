@@ -46,6 +46,8 @@ TARGETS = [
      "<=", 0.90, None),
     ("SimpleConvNet step f32: graphgrad / hand-written", "convnet-step", "f32", "graphgrad", "step", "hand-written",
      "<=", 0.90, None),
+    ("in-place guard, the seed's step (f32 images, f64 weights): guard on / off", "guard-cost", "book", "guard on",
+     "step", "guard off", "<=", 1.02, None),
     ("in-place guard, seed step f64: guard on / off", "guard-cost", "f64", "guard on", "step", "guard off",
      "<=", 1.02, None),
     ("in-place guard, seed step f32: guard on / off", "guard-cost", "f32", "guard on", "step", "guard off",

@@ -166,9 +166,10 @@ def test_guard_cost_switches_the_guard_off_only_for_its_own_contender_and_puts_i
 def test_guard_cost_rows_pair_guard_on_with_guard_off_in_each_case():
     outcome = training.guard_cost(harness.Settings(quick=True, repeats=1))
     rows = {(row.case, row.implementation): row for row in outcome.rows}
-    assert set(rows) == {(case, side) for case in ("f64", "f32", "f64 SGD") for side in ("guard on", "guard off")}
+    assert set(rows) == {(case, side) for case in ("book", "f64", "f32", "f64 SGD")
+                         for side in ("guard on", "guard off")}
     assert all(row.status == "ok" and row.median > 0 for row in rows.values())
-    assert all(rows[(case, "guard on")].ratio_to["guard off"] > 0 for case in ("f64", "f32", "f64 SGD"))
+    assert all(rows[(case, "guard on")].ratio_to["guard off"] > 0 for case in ("book", "f64", "f32", "f64 SGD"))
 
 
 @pytest.mark.parametrize("module", [harness, report, peers, training, scalar, memory, suite])
