@@ -180,10 +180,10 @@ class Hold:
     """The arrays one recorded op holds read-only (made by `freeze`), given back when the Hold is freed.
 
     A recorded Tensor keeps its Hold in ``_held`` (None when the op froze nothing, as in every scalar
-    graph, which so pays nothing for the finalizer). A backward pass replaces it with `RELEASED` when it
-    ends and gives the arrays back (`give_back`, which empties the Hold and keeps it for `freeze`); a
-    graph that dies unbackpropagated frees its Holds with its Tensors, and each finalizer gives its
-    arrays back. An array is made writeable when its last holder lets go.
+    graph, which so pays nothing for the finalizer). A backward pass replaces it with `RELEASED` as it
+    runs the Node and gives the arrays back when it ends (`give_back`, which empties the Hold and keeps it
+    for `freeze`); a graph that dies unbackpropagated frees its Holds with its Tensors, and each
+    finalizer gives its arrays back. An array is made writeable when its last holder lets go.
     """
 
     __slots__ = ("arrays",)
