@@ -148,14 +148,15 @@ def _propagate(roots, seeds, *, who: str, create_graph: bool, retain_graph: bool
     Each Tensor's gradient is summed from all its uses in a dict local to this pass (keyed by the Tensors,
     which hash by identity), then handed once to ``store(tensor, gradient)``. The VJPs see the values each
     op saw in its forward pass; with ``create_graph`` they run on the Tensors themselves and are recorded.
-    Unless ``retain_graph``, the ops whose VJPs ran give their read-only arrays back when the pass ends
-    (`autograd.inplace.give_back`), also when a VJP raised.
+    Unless ``retain_graph``, each Node that holds arrays is marked `RELEASED` when the pass reaches it,
+    before its VJPs run, and the arrays are given back when the pass ends (`autograd.inplace.give_back`),
+    also when a VJP raised.
     """
     pending = {}
     for root, seed in zip(roots, seeds):
         pending[root] = pending[root] + seed if root in pending else seed
     anomaly = current_mode().anomaly
-    spent = []  # the Holds of the Nodes run, given back together when the pass ends (`autograd.inplace.give_back`)
+    spent = []  # (Hold, its arrays) of the Nodes reached, given back when the pass ends (`autograd.inplace.give_back`)
     try:
         # Under detect_anomaly NumPy stays quiet: a non-finite gradient raises, naming its op.
         with np.errstate(all="ignore") if anomaly else contextlib.nullcontext():
@@ -164,8 +165,12 @@ def _propagate(roots, seeds, *, who: str, create_graph: bool, retain_graph: bool
                 if g is None:  # nothing reached this output (it only feeds a root we did not seed)
                     continue
                 held = out._held
-                if held is RELEASED:
-                    raise released_error(who, out.node)
+                if held is not None:
+                    if held is RELEASED:
+                        raise released_error(who, out.node)
+                    if not retain_graph:  # claimed before its VJPs run: a second pass, in any thread, raises
+                        out._held = RELEASED
+                        spent.append((held, held.arrays))
                 store(out, g)
                 op, params, inputs = out._op, out._params, (out._x, out._y) + out._more
                 # Tensor._values inlined: its call cost 2.5% of a scalar op (callgrind). `_y` is None for one input.
@@ -191,14 +196,10 @@ def _propagate(roots, seeds, *, who: str, create_graph: bool, retain_graph: bool
                         pending[t] = g_input if previous is None else previous + g_input
                     if on_step:
                         sent.append(g_input)
-                if held is not None and not retain_graph:
-                    out._held = RELEASED  # at once: a second pass through the graph, even in another thread, raises
-                    spent.append(held)
                 if on_step:
                     on_step(BackwardStep(out.node, _data(g), tuple(map(_data, sent))))
-    finally:  # also when a VJP raised: the Nodes run so far are RELEASED
+    finally:  # also when a VJP raised: the Nodes reached so far are RELEASED
         if spent:
-            held = None  # (the last Node's Hold: `give_back` reuses only Holds that the list alone holds)
             give_back(spent)
     for leaf, g in pending.items():  # what is left: the leaves, in the order gradients reached them
         store(leaf, g)
@@ -291,8 +292,9 @@ def backward(roots, grad_outputs=None, retain_graph: bool = False) -> None:
         grad_outputs: the gradient for each root (optional for one-element roots, where it is 1).
         retain_graph: keep the arrays the graph saved read-only, so it can be backpropagated again.
             By default they are given back, writeable, for in-place updates (``W -= lr * W.grad``),
-            and a second backward through the graph's array ops raises `RuntimeError`
-            (see `autograd.inplace`; graphs of scalars can always be backpropagated again).
+            and a second backward through an op that held arrays raises `RuntimeError` (see
+            `autograd.inplace`). Ops that read no array of the graph (``+``, ``sum``, ``relu``, which
+            keeps its own mask) and graphs of scalars hold nothing, and can be backpropagated again.
 
     Raises:
         RuntimeError: a root does not require grad; a Node on the way was backpropagated before

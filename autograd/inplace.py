@@ -30,7 +30,6 @@ with the guard on and off, in one process): see the README.
 
 from __future__ import annotations
 
-import sys
 import threading
 import weakref
 
@@ -54,17 +53,6 @@ _waiting: dict[int, weakref.ref] = {}  # id(view) -> weak reference to the view
 # halfway through an update), so it leaves its arrays here and the lock's holder gives them back before
 # letting go.
 _deferred: list = []
-_getrefcount = sys.getrefcount
-
-
-def _refcount_of_an_item_in_a_list_walked() -> int:
-    """What `sys.getrefcount` says of an item that only a list holds, while a loop walks the list."""
-    for item in [object()]:
-        return _getrefcount(item)
-
-
-# (Measured, not assumed: interpreters differ in the references a loop and a call add.)
-_SOLE_HOLDER = _refcount_of_an_item_in_a_list_walked()
 # Holds a backward pass emptied, for `freeze` to fill again: in a training loop no Hold is made or freed
 # (each finalizer call found the interpreter's caches cold between two matrix products).
 _spare: list = []
@@ -180,10 +168,11 @@ class Hold:
     """The arrays one recorded op holds read-only (made by `freeze`), given back when the Hold is freed.
 
     A recorded Tensor keeps its Hold in ``_held`` (None when the op froze nothing, as in every scalar
-    graph, which so pays nothing for the finalizer). A backward pass replaces it with `RELEASED` as it
-    runs the Node and gives the arrays back when it ends (`give_back`, which empties the Hold and keeps it
-    for `freeze`); a graph that dies unbackpropagated frees its Holds with its Tensors, and each
-    finalizer gives its arrays back. An array is made writeable when its last holder lets go.
+    graph, which so pays nothing for the finalizer). A backward pass replaces it with `RELEASED` when it
+    reaches the Node and gives the arrays back when it ends (`give_back`, which empties the Hold and keeps
+    it for `freeze`); a graph that dies unbackpropagated frees its Holds with its Tensors, and each
+    finalizer gives its arrays back. An array is made writeable when its last holder lets go. A Hold
+    belongs to one Tensor: ``copy.copy`` of a recorded Tensor makes the copy a Hold of its own.
     """
 
     __slots__ = ("arrays",)
@@ -204,16 +193,15 @@ class Hold:
             _lock_release()
 
 
-def give_back(holds: list) -> None:
-    """Give back the arrays of ``holds``, the Holds of the Nodes a backward pass ran, under one lock.
+def give_back(claimed: list) -> None:
+    """Give back the arrays of the Holds a backward pass claimed, ``(hold, its arrays then)`` pairs, under one lock.
 
-    A backward pass without ``retain_graph`` marks each Node `RELEASED` as it runs it and calls this once
-    when it ends, not a finalizer per Node between the VJPs: each found the interpreter's caches cold
-    after a matrix product (in the seed's step that was half the guard's time). A Hold is emptied and
-    kept for `freeze` to fill again (up to `_SPARE_MAX`: in a training loop no Hold is made or freed)
-    only if the list is its last holder. Another reference (``copy.copy`` of a recorded Tensor shares
-    its Hold, another thread's pass through the same graph lists it too) keeps it whole: its finalizer
-    gives its arrays back when the last reference goes.
+    A backward pass without ``retain_graph`` marks each Node that holds arrays `RELEASED` when it reaches
+    it and calls this once when it ends, not a finalizer per Node between the VJPs: each found the
+    interpreter's caches cold after a matrix product (in the seed's step that was half the guard's time).
+    The emptied Holds are kept for `freeze` to fill again (up to `_SPARE_MAX`): in a training loop no Hold
+    is made or freed. A Hold whose arrays are no longer those it held when claimed was given back by
+    another pass that claimed it too (two threads at once) and is left alone.
     """
     if _lock_is_owned():  # a collection inside the lock ran a backward pass (in a finalizer of the user's):
         return  # the Holds are freed with the list, and their finalizers defer their arrays
@@ -221,10 +209,10 @@ def give_back(holds: list) -> None:
     try:
         spare = _spare
         arrays = []  # (a list: adding to a tuple would copy it for every Node of a long graph)
-        for held in holds:
-            if _getrefcount(held) > _SOLE_HOLDER:  # another holder too
+        for held, claimed_arrays in claimed:
+            if held.arrays is not claimed_arrays:
                 continue
-            arrays += held.arrays
+            arrays += claimed_arrays
             held.arrays = ()
             if len(spare) < _SPARE_MAX:
                 spare.append(held)

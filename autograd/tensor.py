@@ -10,7 +10,7 @@ import weakref
 
 import numpy as np
 
-from .inplace import is_held as _is_held
+from .inplace import RELEASED as _RELEASED, freeze as _freeze, is_held as _is_held
 from .node import node_view
 
 __all__ = ["Tensor", "as_float_array"]
@@ -295,7 +295,7 @@ class Tensor:
 
         Raises:
             RuntimeError: this Tensor does not require grad, or it has several elements and no ``grad``,
-                or the graph's array ops were backpropagated before without ``retain_graph``.
+                or an op of the graph that held arrays was backpropagated before without ``retain_graph``.
             ValueError: ``grad``'s shape differs from this Tensor's.
         """
         _graph.backward(self, grad, retain_graph)
@@ -315,6 +315,27 @@ class Tensor:
         if type(data) is np.ndarray and not data.flags.writeable and not _is_held(data):
             data = data.copy()
         return Tensor(data, requires_grad=False, name=self.name)
+
+    def __copy__(self) -> "Tensor":
+        """``copy.copy``: a Tensor with the same data, grad and record; a recorded one gets a Hold of its own.
+
+        Sharing the original's `autograd.inplace.Hold` let a backward pass through one give back the arrays
+        the other still needed (and the emptied Hold went on to another graph); the copy holds the same
+        arrays read-only once more instead, until it is backpropagated or freed.
+        """
+        cls = type(self)
+        copy = cls.__new__(cls)
+        for name in _slot_names(cls):
+            try:
+                setattr(copy, name, getattr(self, name))
+            except AttributeError:  # a slot never set (`_node` until first asked for)
+                pass
+        if hasattr(self, "__dict__"):
+            copy.__dict__.update(self.__dict__)
+        held = self._held if self._op is not None else None  # (a leaf's `_held` was never set)
+        if held is not None and held is not _RELEASED:
+            copy._held = _freeze(held.arrays)
+        return copy
 
     # --- operators: one line each. ``+ - * / @`` and their reflections (``__add__``, ``__radd__``, ...) are
     # set on the class by `_bind`, each `engine.binary_operator` of its op. ---------------------------------
@@ -416,6 +437,15 @@ def _holds_floats(result) -> bool:
         return any(map(_holds_floats, result))
     return isinstance(result, (float, complex, np.floating, np.complexfloating)) or (
         isinstance(result, np.ndarray) and result.dtype.kind in "fc")
+
+
+def _slot_names(cls) -> list:
+    """The slots `Tensor.__copy__` copies: those of ``cls`` and its bases, less ``_node`` (a view of the original)."""
+    names = []
+    for klass in cls.__mro__:
+        slots = klass.__dict__.get("__slots__", ())
+        names += [slots] if isinstance(slots, str) else slots
+    return [n for n in names if n not in ("_node", "__weakref__", "__dict__")]
 
 
 def _fill(t: Tensor, data, requires_grad: bool, name) -> Tensor:
