@@ -6,6 +6,7 @@ the ops themselves, forward and backward, live in `autograd.ops`.
 
 from __future__ import annotations
 
+import copy as _copy
 import weakref
 
 import numpy as np
@@ -319,21 +320,19 @@ class Tensor:
     def __copy__(self) -> "Tensor":
         """``copy.copy``: a Tensor with the same data, grad and record; a recorded one gets a Hold of its own.
 
-        Sharing the original's `autograd.inplace.Hold` let a backward pass through one give back the arrays
-        the other still needed (and the emptied Hold went on to another graph); the copy holds the same
-        arrays read-only once more instead, until it is backpropagated or freed.
+        The copy is made as ``copy.copy`` makes one by default (slots, a subclass's ``__getstate__`` or
+        ``__reduce__``), then given its own `autograd.inplace.Hold`: sharing the original's let a backward
+        pass through one give back the arrays the other still needed (and the emptied Hold went on to
+        another graph). The copy holds the same arrays read-only once more, until it is backpropagated or
+        freed; its ``node`` is its own.
         """
-        cls = type(self)
-        copy = cls.__new__(cls)
-        for name in _slot_names(cls):
-            try:
-                setattr(copy, name, getattr(self, name))
-            except AttributeError:  # a slot never set (`_node` until first asked for)
-                pass
-        if hasattr(self, "__dict__"):
-            copy.__dict__.update(self.__dict__)
+        copy = _copy._reconstruct(self, None, *self.__reduce_ex__(4))
+        try:
+            del copy._node  # a view of the original, made when it was first asked for
+        except AttributeError:
+            pass
         held = self._held if self._op is not None else None  # (a leaf's `_held` was never set)
-        if held is not None and held is not _RELEASED:
+        if held is not None and held is not _RELEASED and getattr(copy, "_held", None) is held:
             copy._held = _freeze(held.arrays)
         return copy
 
@@ -437,15 +436,6 @@ def _holds_floats(result) -> bool:
         return any(map(_holds_floats, result))
     return isinstance(result, (float, complex, np.floating, np.complexfloating)) or (
         isinstance(result, np.ndarray) and result.dtype.kind in "fc")
-
-
-def _slot_names(cls) -> list:
-    """The slots `Tensor.__copy__` copies: those of ``cls`` and its bases, less ``_node`` (a view of the original)."""
-    names = []
-    for klass in cls.__mro__:
-        slots = klass.__dict__.get("__slots__", ())
-        names += [slots] if isinstance(slots, str) else slots
-    return [n for n in names if n not in ("_node", "__weakref__", "__dict__")]
 
 
 def _fill(t: Tensor, data, requires_grad: bool, name) -> Tensor:

@@ -139,6 +139,36 @@ def test_copying_a_leaf_or_a_parameter_shares_its_data_and_keeps_its_type():
     assert copy.copy(leaf).name == "x" and copy.copy(leaf).node is None
 
 
+def test_copying_a_tensor_subclass_keeps_its_private_slots():
+    # Found by a third hunt: __copy__ copied slots by their written names, so a private slot (stored as
+    # _Tagged__tag) was dropped. It now copies as copy.copy does by default, then gives a Hold of its own.
+    class Tagged(Tensor):
+        __slots__ = ("__tag",)
+
+    t = Tagged(np.ones(2))
+    t._Tagged__tag = "train"
+    twin = copy.copy(t)
+    assert type(twin) is Tagged and twin._Tagged__tag == "train"
+    y = t * 2.0
+    twin_y = copy.copy(y)
+    assert twin_y.node.op is y.node.op and twin_y._held is not y._held
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="object.__getstate__ is new in Python 3.11")
+def test_copying_a_tensor_subclass_honours_its_getstate():
+    class Cached(Tensor):  # the same hunt: a subclass's __getstate__ was bypassed
+        __slots__ = ("cache",)
+
+        def __getstate__(self):
+            state = super().__getstate__()
+            state[1].pop("cache", None)
+            return state
+
+    t = Cached(np.ones(2))
+    t.cache = "big"
+    assert not hasattr(copy.copy(t), "cache")
+
+
 def test_two_threads_backpropagating_one_graph_at_once_give_one_gradient_and_one_error():
     # Found by the same hunt: Nodes were marked released only when a pass ended, so a second pass through
     # the same graph in another thread ran too and doubled x.grad; each Node is marked as it runs again.
