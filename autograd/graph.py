@@ -6,6 +6,7 @@ No recursion anywhere: a chain of a million ops sorts and backpropagates in time
 from __future__ import annotations
 
 import contextlib
+import threading
 from typing import NamedTuple
 
 import numpy as np
@@ -240,6 +241,10 @@ def _check_values_unchanged(out, who: str) -> None:
         )
 
 
+_grad_lock = threading.Lock()
+_grad_lock_acquire, _grad_lock_release = _grad_lock.acquire, _grad_lock.release
+
+
 def _grad_adder():
     """``store`` for `backward`: add each gradient into ``.grad``; an array another Tensor got is copied first."""
     stored = set()  # ids of the arrays handed to a .grad in this pass (a view of one counts as shared)
@@ -253,7 +258,16 @@ def _grad_adder():
                     "its .data was replaced by an array of another shape after the graph was recorded"
                 )
             g = _owned(g, stored)
-        current = t._grad
+            # Threads backpropagating into one leaf (a model's shared weights) each add theirs: NumPy lets go
+            # of the GIL inside a large sum, so reading .grad and writing the sum back is one step, locked.
+            _grad_lock_acquire()
+            try:
+                current = t._grad
+                t._grad = g if current is None else current + g
+            finally:
+                _grad_lock_release()
+            return
+        current = t._grad  # NumPy scalars: no call lets another thread in between
         t._grad = g if current is None else current + g
     return add
 

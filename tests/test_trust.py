@@ -230,6 +230,34 @@ def test_two_threads_racing_through_a_matmul_graph_never_both_backpropagate_it()
         np.testing.assert_allclose(x.grad, expected, rtol=1e-12)
 
 
+def test_threads_backpropagating_into_shared_weights_lose_no_gradient():
+    # Found by a third hunt: `t._grad = current + g` read and wrote .grad around a NumPy sum that lets go of
+    # the GIL, so threads training one model's weights lost each other's gradients (9 of 10 rounds here).
+    rng = np.random.default_rng(0)
+    W = Tensor(rng.standard_normal((300, 300)))
+    xs = [rng.standard_normal((2, 300)) for _ in range(8)]
+    expected = sum(x.T @ np.ones((2, 300)) for x in xs)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        for _ in range(10):
+            W.grad = None
+            start = threading.Barrier(len(xs))
+
+            def work(x):
+                start.wait(timeout=30)
+                (Tensor(x, requires_grad=False) @ W).sum().backward()
+
+            threads = [threading.Thread(target=work, args=(x,)) for x in xs]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=60)
+            np.testing.assert_allclose(W.grad, expected, rtol=1e-12)
+    finally:
+        sys.setswitchinterval(interval)
+
+
 def test_relu_keeps_its_mask_and_holds_nothing_read_only():
     # The book's Relu keeps its mask from forward; so does the op, so the guard need hold nothing for it.
     a = np.array([-1.0, 0.0, 2.0, 3.0])
