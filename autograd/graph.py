@@ -242,7 +242,6 @@ def _check_values_unchanged(out, who: str) -> None:
 
 
 _grad_lock = threading.Lock()
-_grad_lock_acquire, _grad_lock_release = _grad_lock.acquire, _grad_lock.release
 
 
 def _grad_adder():
@@ -260,12 +259,9 @@ def _grad_adder():
             g = _owned(g, stored)
             # Threads backpropagating into one leaf (a model's shared weights) each add theirs: NumPy lets go
             # of the GIL inside a large sum, so reading .grad and writing the sum back is one step, locked.
-            _grad_lock_acquire()
-            try:
+            with _grad_lock:
                 current = t._grad
                 t._grad = g if current is None else current + g
-            finally:
-                _grad_lock_release()
             return
         current = t._grad  # NumPy scalars: no call lets another thread in between
         t._grad = g if current is None else current + g
