@@ -9,7 +9,7 @@ import gc
 import math
 
 import numpy as np
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import autograd
@@ -252,3 +252,23 @@ def test_a_saving_ops_node_shows_its_params_and_what_it_saved_apart_and_backward
     assert W.grad.shape == W.shape and np.isfinite(W.grad).all()
     loss = autograd.softmax_cross_entropy(Tensor(np.zeros((2, 3))), np.eye(3)[[0, 2]])
     assert loss.node.params is not None and "saved" not in loss.node.params and loss.node.saved is not None
+
+
+@given(programs(min_ops=4, max_ops=9))
+def test_toposort_lists_every_node_once_after_the_nodes_of_its_inputs(program_and_inputs):
+    program, arrays = program_and_inputs
+    out = program(*[Tensor(a) for a in arrays])
+    order = autograd.toposort(out)
+    position = {id(node): i for i, node in enumerate(order)}
+    assert len(position) == len(order)
+    reachable, stack = set(), [out]
+    while stack:  # the reference: every Node reachable from out, by a plain walk
+        node = stack.pop().node
+        if node is not None and id(node) not in reachable:
+            reachable.add(id(node))
+            stack.extend(node.inputs)
+    assert set(position) == reachable
+    for node in order:
+        for t in node.inputs:
+            if t.node is not None:
+                assert position[id(t.node)] < position[id(node)]
