@@ -232,7 +232,12 @@ TANH = Op("tanh", forward=np.tanh, vjp=lambda g, out, x: g * (1 - out * out), re
 # guard holds nothing for it: the comparison moves from backward to forward, and each ReLU saves a freeze
 # call (the seed step: 2 ops of 4 hold arrays, not 3).
 def _relu_forward(x):
-    return np.maximum(x, 0), x > 0  # the output, and the mask backward multiplies by
+    mask = x > 0  # what backward multiplies by
+    if type(x) is np.ndarray or not (mask or x < 0):  # arrays, and the zeros and NaNs, whose bits are NumPy's
+        return np.maximum(x, 0), mask
+    # A NumPy scalar (0-d values in the engine) on either side of 0: np.maximum would give x or +0, as here,
+    # through a ufunc call that was 0.77 of a scalar relu's 2.3 µs.
+    return (x if mask else type(x)(0)), mask
 
 
 def _relu_vjp(g, out, x, saved):

@@ -9,6 +9,7 @@ import gc
 import math
 
 import numpy as np
+import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -302,3 +303,17 @@ def test_toposort_lists_every_node_once_after_the_nodes_of_its_inputs(program_an
         for t in node.inputs:
             if t.node is not None:
                 assert position[id(t.node)] < position[id(node)]
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_relu_of_a_numpy_scalar_gives_what_np_maximum_gives_bit_for_bit(dtype):
+    # relu's forward skips np.maximum's ufunc call for NumPy scalars; it must still give its value, sign and type.
+    tiny = np.finfo(dtype).smallest_subnormal
+    for number in (-0.0, 0.0, np.nan, -np.inf, np.inf, -2.5, 3.0, tiny, -tiny):
+        x = dtype(number)
+        expected = np.maximum(x, 0)
+        value, mask = ops.RELU.forward(x)
+        assert type(value) is type(expected) and value.tobytes() == expected.tobytes(), (x, value, expected)
+        assert type(mask) is np.bool_ and mask == (x > 0)
+        through_tensor = autograd.relu(Tensor(x)).data
+        assert through_tensor.dtype == dtype and through_tensor.tobytes() == np.maximum(np.array(x), 0).tobytes()
