@@ -2,7 +2,7 @@
 
 Both build graphs of 0-d values one Python operation at a time, where the engine's per-op overhead is
 everything. micrograd runs as shipped (``pip install micrograd``); its recursive topological sort needs
-a recursion limit above the graph's depth, which is raised for its runs only.
+a recursion limit above the graph's depth, which is raised around every contender's backward.
 
 Both workloads run in a fresh interpreter (``python -m benchmarks.scalar NAME QUICK REPEATS``, printing JSON)
 that imports graphgrad and micrograd and nothing else of the suite. micrograd's graphs are reference cycles,
@@ -38,7 +38,9 @@ MICROGRAD = "micrograd"
 
 @contextmanager
 def recursion_limit(depth: int):
-    """Let micrograd's recursive ``build_topo`` walk a graph ``depth`` deep; restore the limit afterwards."""
+    """Let micrograd's recursive ``build_topo`` walk a graph ``depth`` deep; restore the limit afterwards.
+
+    Raised around every contender's backward alike (graphgrad's iterative walk does not need it)."""
     old = sys.getrecursionlimit()
     sys.setrecursionlimit(max(old, depth + 1000))
     try:
@@ -52,28 +54,32 @@ def chain_run(make, iterations: int, chains: int):
     """A sample function: build ``chains`` chains of ``iterations`` × (mul, add) and backpropagate each.
 
     ``make(value)`` makes a leaf (a graphgrad Tensor or a micrograd Value). Times are per op (2 per
-    iteration): build, backward, and total, which also counts dropping the graph.
+    iteration): build, backward, and total, which also counts dropping the graph; then the same chains
+    again with the collector off for every contender (`harness.collector_off`): the engine's own work,
+    without the collections micrograd's reference cycles cause (about half its total with the collector on).
     """
     ops = 2 * iterations
     clock = time.perf_counter
 
-    def run():
-        build = backward = total = 0.0
-        for _ in range(chains):
-            a, c, y = make(A), make(C), make(Y0)
-            start = clock()
-            for _ in range(iterations):
-                y = y * a + c
-            built = clock()
-            with recursion_limit(ops + 10):
-                y.backward()
-            done = clock()
-            del y  # graphgrad frees the graph here; micrograd's cycles wait for the collector
-            freed = clock()
-            build, backward, total = build + built - start, backward + done - built, total + freed - start
+    def chain():
+        a, c, y = make(A), make(C), make(Y0)
+        start = clock()
+        for _ in range(iterations):
+            y = y * a + c
+        built = clock()
+        with recursion_limit(ops + 10):
+            y.backward()
+        done = clock()
+        del y  # graphgrad frees the graph here; micrograd's cycles wait for the collector
         run.last_grad = float(np.asarray(a.grad))
+        return built - start, done - built, clock() - start
+
+    def run():
+        build, backward, total = map(sum, zip(*(chain() for _ in range(chains))))
+        with collector_off():
+            total_off = sum(chain()[2] for _ in range(chains))
         n = ops * chains
-        return {"build": build / n, "backward": backward / n, "total": total / n}
+        return {"build": build / n, "backward": backward / n, "total": total / n, "total, collector off": total_off / n}
     return run
 
 
@@ -101,7 +107,7 @@ def micrograd_demo(settings: Settings) -> Outcome:
 def _scalar_chain(settings: Settings) -> Outcome:
     """Workload 3: ``y = y * a + c`` on scalars; ns per op for build, backward and both, graphgrad vs micrograd."""
     iterations, chains = settings.size(2_000, 300), settings.size(5, 2)
-    metrics = {"build": "s/op", "backward": "s/op", "total": "s/op"}
+    metrics = {"build": "s/op", "backward": "s/op", "total": "s/op", "total, collector off": "s/op"}
     case = f"{2 * iterations:,} ops"
     contenders = {}
     micrograd = peers.load("micrograd")
@@ -112,7 +118,8 @@ def _scalar_chain(settings: Settings) -> Outcome:
     samples = paired_rounds(contenders, settings.rounds(15, 3))
     notes = [f"scalar-chain: {chains} chains of {2 * iterations:,} ops per sample; a and c require grad; total "
              "includes dropping the graph (graphgrad frees it at once; micrograd's reference cycles are left to "
-             "the collector, which runs untimed between samples)"]
+             "the collector, which runs untimed between samples); \"total, collector off\" times the same chains "
+             "again with the collector disabled for every contender (collected, untimed, before)"]
     if micrograd.available:
         grads = {name: run.last_grad for name, run in contenders.items()}
         if not math.isclose(grads[MICROGRAD], grads["graphgrad"], rel_tol=1e-9):
