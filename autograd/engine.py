@@ -58,6 +58,9 @@ def apply(op, *inputs, **params) -> Tensor:
     >>> y.item(), y.node.op.name
     (6.0, 'mul')
     """
+    if len(inputs) > len(op.vjps):  # the inputs past the last VJP would get no gradient, without a word
+        raise TypeError(f"{op.name}: got {len(inputs)} inputs but the op has {len(op.vjps)} VJP(s); an Op needs "
+                        "a VJP for each input it is given")
     for value in inputs:
         if not isinstance(value, Tensor):
             inputs = _coerce(op, inputs)

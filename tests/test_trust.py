@@ -1009,3 +1009,14 @@ def test_a_collection_inside_the_guards_lock_gives_back_arrays_instead_of_waitin
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
                           env={**os.environ, "PYTHONPATH": str(Path(autograd.__file__).parents[1])})
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+def test_an_op_given_more_inputs_than_it_has_vjps_is_refused_not_left_without_a_gradient():
+    # One VJP for two inputs: the second input's gradient was silently None.
+    scale = autograd.ops.Op("scale", forward=lambda x, y: x * y, vjp=lambda g, out, x, y: g * y)
+    a, b = Tensor(2.0), Tensor(3.0)
+    with pytest.raises(TypeError, match=r"scale: got 2 inputs but the op has 1 VJP"):
+        autograd.apply(scale, a, b)
+    with no_grad(), pytest.raises(TypeError, match=r"scale: got 2 inputs"):
+        autograd.apply(scale, a, b)
+
