@@ -187,7 +187,8 @@ def _propagate(roots, seeds, *, who: str, create_graph: bool, retain_graph: bool
                 if plain and y is not None and out._params is None and not out._more:
                     # Two inputs, no params (+ - * / @): `_send` with each VJP called directly, inline. Without
                     # its call, tuples, zip and star-calls, a scalar op's backward took 1.18 -> 0.81 µs.
-                    vjp_x, vjp_y = op.vjps
+                    vjps = op.vjps  # an Op may have more, for inputs it was not given (``z=1.0``)
+                    vjp_x, vjp_y = vjps[0], vjps[1]
                     x_value, y_value, out_value = out._x_value, out._y_value, out._out_value
                     if x.requires_grad:
                         g_x = g if vjp_x is passes_g else vjp_x(g, out_value, x_value, y_value)

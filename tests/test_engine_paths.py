@@ -317,3 +317,21 @@ def test_relu_of_a_numpy_scalar_gives_what_np_maximum_gives_bit_for_bit(dtype):
         assert type(mask) is np.bool_ and mask == (x > 0)
         through_tensor = autograd.relu(Tensor(x)).data
         assert through_tensor.dtype == dtype and through_tensor.tobytes() == np.maximum(np.array(x), 0).tobytes()
+
+
+def test_an_op_with_a_vjp_for_an_input_it_was_not_given_backpropagates_in_every_kind_of_pass():
+    # Three VJPs, the third input optional: a plain pass (the direct path for two inputs) must give what the
+    # general loop gives, not fail unpacking the VJPs.
+    fma = ops.Op("fma", forward=lambda x, y, z=1.0: x * y * z,
+                 vjp=(lambda g, out, x, y, z=1.0: g * y * z, lambda g, out, x, y, z=1.0: g * x * z,
+                      lambda g, out, x, y, z=1.0: g * x * y), reads=("x", "y"))
+    for make in (lambda: Tensor(np.arange(3.0)), lambda: Tensor(2.0)):
+        a, b = make(), make() + 1
+        b = Tensor(b.data)
+        autograd.apply(fma, a, b).sum().backward()
+        a2, b2 = Tensor(a.data), Tensor(b.data)
+        with autograd.detect_anomaly():
+            autograd.apply(fma, a2, b2).sum().backward()
+        assert a.grad.tolist() == a2.grad.tolist() == b.data.tolist()
+        assert b.grad.tolist() == b2.grad.tolist() == a.data.tolist()
+
