@@ -233,11 +233,14 @@ TANH = Op("tanh", forward=np.tanh, vjp=lambda g, out, x: g * (1 - out * out), re
 # call (the seed step: 2 ops of 4 hold arrays, not 3).
 def _relu_forward(x):
     mask = x > 0  # what backward multiplies by
-    if type(x) is np.ndarray or not (mask or x < 0):  # arrays, and the zeros and NaNs, whose bits are NumPy's
+    if type(x) not in _FLOAT_SCALARS or not (mask or x < 0):  # arrays; zeros and NaNs, whose bits are NumPy's
         return np.maximum(x, 0), mask
-    # A NumPy scalar (0-d values in the engine) on either side of 0: np.maximum would give x or +0, as here,
-    # through a ufunc call that was 0.77 of a scalar relu's 2.3 µs.
+    # A NumPy float scalar (0-d values in the engine) on either side of 0: np.maximum would give x or +0, as
+    # here, through a ufunc call that was 0.77 of a scalar relu's 2.3 µs.
     return (x if mask else type(x)(0)), mask
+
+
+_FLOAT_SCALARS = frozenset({np.float16, np.float32, np.float64, np.longdouble})
 
 
 def _relu_vjp(g, out, x, saved):

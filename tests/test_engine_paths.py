@@ -335,3 +335,14 @@ def test_an_op_with_a_vjp_for_an_input_it_was_not_given_backpropagates_in_every_
         assert a.grad.tolist() == a2.grad.tolist() == b.data.tolist()
         assert b.grad.tolist() == b2.grad.tolist() == a.data.tolist()
 
+
+def test_relu_called_on_values_the_engine_never_stores_gives_what_np_maximum_gives():
+    # `ops.call(ops.RELU, v)` is public: Python numbers, NumPy bools and ints, array subclasses take np.maximum.
+    class Sub(np.ndarray):
+        pass
+
+    values = [2.0, -3, np.True_, np.int64(-2), np.array(-2.0).view(Sub), np.array([1.0, -2.0, 3.0]).view(Sub)]
+    for v in values:
+        got, expected = ops.call(ops.RELU, v), np.maximum(v, 0)
+        assert type(got) is type(expected) and np.shape(got) == np.shape(expected), (v, got, expected)
+        assert np.asarray(got).tolist() == np.asarray(expected).tolist()
