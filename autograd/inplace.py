@@ -216,6 +216,9 @@ def give_back(claimed: list) -> None:
             held.arrays = ()
             if len(spare) < _SPARE_MAX:
                 spare.append(held)
+        # The pool's Holds must have no other holder: a pass that raised leaves its frame, and so this list, in
+        # the traceback a notebook or test runner keeps, and a graph given one of them would never let go of it.
+        claimed.clear()
         _give_back(arrays)
         if _deferred:
             _give_back_deferred()

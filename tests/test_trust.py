@@ -1020,3 +1020,20 @@ def test_an_op_given_more_inputs_than_it_has_vjps_is_refused_not_left_without_a_
     with no_grad(), pytest.raises(TypeError, match=r"scale: got 2 inputs"):
         autograd.apply(scale, a, b)
 
+
+def test_a_backward_pass_that_raised_and_whose_traceback_is_kept_leaves_later_graphs_letting_go():
+    # A VJP raised: the pass gave its Holds back to the pool, but its frame, kept by the exception (as a
+    # notebook's sys.last_traceback keeps it), still listed them; the next graph that took one from the pool
+    # never let go of its array, which stayed read-only after the graph was gone.
+    failing = autograd.ops.Op("failing", forward=lambda x, w: x * w,
+                              vjp=(lambda g, out, x, w: g * w, lambda g, out, x, w: 1 / 0))
+    w = Tensor(np.ones(3))
+    with pytest.raises(ZeroDivisionError) as kept:
+        autograd.apply(failing, np.ones(3), w).sum().backward()
+    assert kept.value.__traceback__ is not None
+    for _ in range(3):
+        a = np.ones(3)
+        y = Tensor(a) * 2.0
+        assert not a.flags.writeable
+        del y
+        assert a.flags.writeable
