@@ -120,6 +120,9 @@ def binary_operator(op, name: str, reflected: bool = False):
     >>> y.item(), y.node.op.name
     (6.0, 'mul')
     """
+    if len(op.vjps) < 2:  # as `apply` refuses it: the second operand would get no gradient
+        raise TypeError(f"binary_operator: the op {op.name!r} has {len(op.vjps)} VJP(s); an operator's op needs "
+                        "a VJP for each of its two operands")
     forward = op.forward
 
     def operator(x, y):

@@ -1037,3 +1037,11 @@ def test_a_backward_pass_that_raised_and_whose_traceback_is_kept_leaves_later_gr
         assert not a.flags.writeable
         del y
         assert a.flags.writeable
+
+
+def test_a_binary_operator_over_an_op_with_one_vjp_is_refused_where_it_is_made():
+    # Its scalar path does not go through apply: two 0-d Tensors built a graph whose backward failed (or,
+    # before the direct path, left the second operand's gradient None).
+    one_vjp = autograd.ops.Op("one_vjp", forward=lambda x, y: x * y, vjp=lambda g, out, x, y: g * y)
+    with pytest.raises(TypeError, match=r"binary_operator: the op 'one_vjp' has 1 VJP\(s\)"):
+        autograd.engine.binary_operator(one_vjp, "__mul__")
