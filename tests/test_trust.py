@@ -58,12 +58,16 @@ def test_an_output_a_vjp_reads_cannot_be_changed_in_place():
     np.testing.assert_allclose(x.grad, np.exp([0.0, 1.0]))
 
 
-def test_a_freed_graph_gives_its_arrays_back_without_backward():
+def _a_graph_made_and_freed_without_backward_lets_go_of_its_array():
     a = np.ones(3)
     y = Tensor(a) * 2.0
     assert not a.flags.writeable
     del y
     assert a.flags.writeable
+
+
+def test_a_freed_graph_gives_its_arrays_back_without_backward():
+    _a_graph_made_and_freed_without_backward_lets_go_of_its_array()
 
 
 def test_an_array_held_by_two_graphs_stays_read_only_until_both_let_go():
@@ -1032,11 +1036,7 @@ def test_a_backward_pass_that_raised_and_whose_traceback_is_kept_leaves_later_gr
         autograd.apply(failing, np.ones(3), w).sum().backward()
     assert kept.value.__traceback__ is not None
     for _ in range(3):
-        a = np.ones(3)
-        y = Tensor(a) * 2.0
-        assert not a.flags.writeable
-        del y
-        assert a.flags.writeable
+        _a_graph_made_and_freed_without_backward_lets_go_of_its_array()
 
 
 def test_a_binary_operator_over_an_op_with_one_vjp_is_refused_where_it_is_made():
