@@ -58,9 +58,8 @@ def apply(op, *inputs, **params) -> Tensor:
     >>> y.item(), y.node.op.name
     (6.0, 'mul')
     """
-    if len(inputs) > len(op.vjps):  # the inputs past the last VJP would get no gradient, without a word
-        raise TypeError(f"{op.name}: got {len(inputs)} inputs but the op has {len(op.vjps)} VJP(s); an Op needs "
-                        "a VJP for each input it is given")
+    if len(inputs) > len(op.vjps):
+        raise _inputs_without_vjps(op, len(inputs), op.name)
     for value in inputs:
         if not isinstance(value, Tensor):
             inputs = _coerce(op, inputs)
@@ -120,9 +119,8 @@ def binary_operator(op, name: str, reflected: bool = False):
     >>> y.item(), y.node.op.name
     (6.0, 'mul')
     """
-    if len(op.vjps) < 2:  # as `apply` refuses it: the second operand would get no gradient
-        raise TypeError(f"binary_operator: the op {op.name!r} has {len(op.vjps)} VJP(s); an operator's op needs "
-                        "a VJP for each of its two operands")
+    if len(op.vjps) < 2:  # its path for two 0-d Tensors does not go through `apply`
+        raise _inputs_without_vjps(op, 2, "binary_operator")
     forward = op.forward
 
     def operator(x, y):
@@ -154,6 +152,12 @@ def binary_operator(op, name: str, reflected: bool = False):
     operands = "other, self" if reflected else "self, other"
     method.__doc__ = f"The op {op.name!r} on ``{operands}`` (see `autograd.engine.binary_operator`)."
     return method
+
+
+def _inputs_without_vjps(op, count: int, who: str) -> TypeError:
+    """The error for ``count`` inputs to an op with fewer VJPs: the inputs past the last would get no gradient."""
+    return TypeError(f"{who}: {count} inputs but the op {op.name!r} has {len(op.vjps)} VJP(s); an Op needs a VJP "
+                     "for each input it is given")
 
 
 def _coerce(op, inputs) -> tuple:

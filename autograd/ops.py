@@ -227,6 +227,8 @@ LOG = Op("log", forward=np.log, vjp=lambda g, out, x: g / x, reads=("x",))
 
 TANH = Op("tanh", forward=np.tanh, vjp=lambda g, out, x: g * (1 - out * out), reads=("out",))
 
+_FLOAT_SCALARS = frozenset({np.float16, np.float32, np.float64, np.longdouble})  # NumPy's float scalar types
+
 # relu'(0) = 0, as the book's mask `x <= 0` has it; the mask is a constant even in higher-order graphs.
 # Forward keeps the mask, as the book's Relu does, so the VJP reads no input or output and the in-place
 # guard holds nothing for it: the comparison moves from backward to forward, and each ReLU saves a freeze
@@ -238,9 +240,6 @@ def _relu_forward(x):
     # A NumPy float scalar (0-d values in the engine) on either side of 0: np.maximum would give x or +0, as
     # here, through a ufunc call that was 0.77 of a scalar relu's 2.3 µs.
     return (x if mask else type(x)(0)), mask
-
-
-_FLOAT_SCALARS = frozenset({np.float16, np.float32, np.float64, np.longdouble})
 
 
 def _relu_vjp(g, out, x, saved):
